@@ -1,0 +1,112 @@
+"""Reads and checks the receiver's settings from the environment, once."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob the receiver reads, with the defaults DESIGN.md documents."""
+
+    tokens: tuple[str, ...]
+    database_url: str
+    adapters: tuple[str, ...] = ()
+    jsonl_path: str | None = None
+    http_url: str | None = None
+    http_secret: str | None = None
+    http_timeout: float = 10.0
+    max_body_bytes: int = 10 * MIB
+    lease_seconds: float = 30.0
+    retry_horizon_seconds: float = 3 * 24 * 3600.0
+    store_timeout_seconds: float = 3.0
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _number(environ, name: str, default: float, kind=float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def normalize_database_url(url: str) -> str:
+    """Point PostgreSQL URLs, including Heroku's `postgres://`, at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def default_database_url(instance_path: str) -> str:
+    """The embedded default: one SQLite file in the app's instance folder."""
+    return f"sqlite:///{Path(instance_path) / 'receiver.sqlite3'}"
+
+
+def load_settings(environ=None, *, instance_path: str = "instance") -> Settings:
+    """Build Settings from the environment, or raise ConfigError naming the variable."""
+    environ = os.environ if environ is None else environ
+    tokens = _split(environ.get("ROCKETCHAT_LIVECHAT_TOKEN"))
+    if not tokens:
+        raise ConfigError(
+            "ROCKETCHAT_LIVECHAT_TOKEN is not set: give it the secret token configured in "
+            "Rocket.Chat (Omnichannel > Webhooks > Secret Token); a comma-separated list "
+            "accepts several during a rotation"
+        )
+    adapters = _split(environ.get("RECEIVER_ADAPTERS"))
+    settings = Settings(
+        tokens=tokens,
+        database_url=normalize_database_url(
+            environ.get("DATABASE_URL") or default_database_url(instance_path)
+        ),
+        adapters=adapters,
+        jsonl_path=environ.get("RECEIVER_JSONL_PATH") or None,
+        http_url=environ.get("RECEIVER_HTTP_URL") or None,
+        http_secret=environ.get("RECEIVER_HTTP_SECRET") or None,
+        http_timeout=_number(environ, "RECEIVER_HTTP_TIMEOUT", 10.0),
+        max_body_bytes=int(_number(environ, "RECEIVER_MAX_BODY_BYTES", 10 * MIB, int)),
+        lease_seconds=_number(environ, "RECEIVER_LEASE_SECONDS", 30.0),
+        retry_horizon_seconds=_number(environ, "RECEIVER_RETRY_HORIZON_SECONDS", 3 * 24 * 3600.0),
+        store_timeout_seconds=_number(environ, "RECEIVER_STORE_TIMEOUT_SECONDS", 3.0),
+    )
+    check_adapter_settings(settings)
+    return settings
+
+
+def check_adapter_settings(settings: Settings) -> None:
+    """Refuse adapter choices whose required settings are missing."""
+    if "jsonl" in settings.adapters and not settings.jsonl_path:
+        raise ConfigError("RECEIVER_JSONL_PATH is required when RECEIVER_ADAPTERS includes jsonl")
+    if "http" in settings.adapters and not settings.http_url:
+        raise ConfigError("RECEIVER_HTTP_URL is required when RECEIVER_ADAPTERS includes http")
+    if settings.lease_seconds <= settings.http_timeout:
+        raise ConfigError(
+            "RECEIVER_LEASE_SECONDS must be longer than RECEIVER_HTTP_TIMEOUT, or a slow "
+            "delivery could be taken over while still running"
+        )
+
+
+
+EXTENSION = "receiver.settings"
+
+
+def get_settings() -> Settings:
+    """The current app's settings."""
+    from flask import current_app
+
+    return current_app.extensions[EXTENSION]

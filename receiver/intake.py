@@ -1,0 +1,100 @@
+"""Turns a request body into a stored event, a quarantined body, or a refusal."""
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from .dedup import dedup_key, event_id
+from .schemas import ValidationError, parse_event
+from .store import events as event_store
+from .store import quarantine
+from .store.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+class BadBody(Exception):
+    """The body is not a JSON object; nothing is stored."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The event is stored (now or by an earlier identical request)."""
+
+    event_id: str
+    kind: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """The body failed its schema and is held for replay."""
+
+    held_id: int
+    source_type: str | None
+    errors: dict
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_body(raw: bytes) -> dict:
+    """The JSON object in `raw`, or BadBody saying what is wrong."""
+    if not raw.strip():
+        raise BadBody("the body is empty; expected a JSON object")
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        raise BadBody(f"the body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadBody(f"the body is JSON {type(body).__name__}, expected an object")
+    return body
+
+
+def validate(body: dict):
+    """The body's Event, or the field errors that refuse it."""
+    try:
+        return parse_event(body), None
+    except ValidationError as error:
+        return None, error.normalized_messages()
+    except Exception as error:  # a bug must not lose the body: hold it for replay
+        log.exception("unexpected error validating a %r body", body.get("type"))
+        return None, {"_receiver": [f"could not be processed: {type(error).__name__}"]}
+
+
+def admit(conn, body: dict, raw: bytes, event, adapters, now: datetime) -> Accepted:
+    """Store a validated event, unless an identical one is already stored."""
+    key = dedup_key(body, event)
+    event = replace(event, id=event_id(key), received_at=now)
+    created = event_store.insert_event(conn, event, key, raw, adapters)
+    return Accepted(event_id=event.id, kind=event.kind, duplicate=not created)
+
+
+def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime):
+    """Validate and durably store one webhook body; Accepted or Quarantined."""
+    body = read_body(raw)
+    event, errors = validate(body)
+    source_type = body.get("type") if isinstance(body.get("type"), str) else None
+    with transaction(engine) as conn:
+        if errors is not None:
+            held_id = quarantine.hold(conn, raw, source_type, errors, now)
+            return Quarantined(held_id=held_id, source_type=source_type, errors=errors)
+        return admit(conn, body, raw, event, adapters, now)
+
+
+def replay_held(engine, held_id: int, adapters: tuple[str, ...], now: datetime):
+    """Validate a quarantined body again; on success store it and mark it accepted."""
+    with transaction(engine) as conn:
+        held = quarantine.get_held(conn, held_id)
+        if held is None:
+            raise LookupError(f"no quarantined body with id {held_id}")
+        body = read_body(held.raw)
+        event, errors = validate(body)
+        if errors is not None:
+            quarantine.record_errors(conn, held_id, errors)
+            return Quarantined(held_id=held_id, source_type=held.source_type, errors=errors)
+        accepted = admit(conn, body, held.raw, event, adapters, now)
+        quarantine.resolve(conn, held_id, now, event_id=accepted.event_id)
+        return accepted

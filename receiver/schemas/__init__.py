@@ -1,0 +1,33 @@
+"""Validates a webhook body against the schema for its `type` and builds the normalized Event."""
+
+from marshmallow import ValidationError
+
+from .. import records
+from .events import SCHEMAS, TEST_ROOM_ID
+
+__all__ = ["SCHEMAS", "TEST_ROOM_ID", "ValidationError", "parse_event"]
+
+# Schemas hold no per-load state, so one instance per type serves every request.
+_LOADERS = {name: schema() for name, schema in SCHEMAS.items()}
+
+
+def parse_event(body: dict) -> records.Event:
+    """Return the Event for `body`, or raise ValidationError with messages per field."""
+    source_type = body.get("type")
+    if source_type is None:
+        raise ValidationError({"type": ["Missing data for required field."]})
+    if not isinstance(source_type, str) or not source_type.strip():
+        raise ValidationError({"type": ["Must be a non-empty string."]})
+    loader = _LOADERS.get(source_type)
+    if loader is None:
+        return unknown_event(source_type)
+    return loader.load(body)
+
+
+def unknown_event(source_type: str) -> records.Event:
+    """A type this version does not know: kept, but never sent to a CRM."""
+    return records.Event(
+        id=None, kind="unknown", source_type=source_type, test=False, occurred_at=None,
+        received_at=None, conversation=None, contact=None, agent=None, previous_agent=None,
+        messages=[], offline_message=None,
+    )

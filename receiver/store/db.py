@@ -1,0 +1,86 @@
+"""Creates the database engine with the durability and timeout settings each backend needs."""
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+
+EXTENSION = "receiver.engine"
+
+
+class StoreUnavailable(Exception):
+    """The store could not commit within the bounded time; the sender should retry."""
+
+
+def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 5) -> Engine:
+    """An engine whose commits are durable and whose waits end within `timeout_seconds`."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, timeout_seconds)
+    millis = int(timeout_seconds * 1000)
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=timeout_seconds,
+        pool_recycle=1800,
+        connect_args={
+            "connect_timeout": max(1, int(timeout_seconds)),
+            # A stuck database must turn into a 503, not a request hanging past the
+            # sender's 5 s timeout.
+            "options": f"-c statement_timeout={millis} -c lock_timeout={millis}",
+        },
+    )
+
+
+def _sqlite_engine(parsed, timeout_seconds: float) -> Engine:
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"timeout": timeout_seconds})
+
+    @event.listens_for(engine, "connect")
+    def configure(dbapi_connection, record):
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the 200, even across a power cut.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout_seconds * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin_immediate(conn):
+        # Take the write lock up front so two writers queue on busy_timeout instead of
+        # failing with "database is locked" when a read transaction tries to upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def init_app(app, settings) -> None:
+    """Create the app's engine and keep it in `app.extensions`."""
+    app.extensions[EXTENSION] = make_engine(
+        settings.database_url, timeout_seconds=settings.store_timeout_seconds,
+    )
+
+
+def get_engine() -> Engine:
+    """The current app's engine."""
+    return current_app.extensions[EXTENSION]
+
+
+@contextmanager
+def transaction(engine: Engine):
+    """A committed transaction, or StoreUnavailable if the database cannot take it in time."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except (DBAPIError, SATimeoutError) as error:
+        raise StoreUnavailable(str(error).splitlines()[0]) from error

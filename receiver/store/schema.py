@@ -1,0 +1,31 @@
+"""Creates and upgrades the database schema through Alembic."""
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+
+def alembic_config(conn=None) -> Config:
+    """An Alembic config that needs no alembic.ini: the scripts ship inside the package."""
+    config = Config()
+    config.set_main_option("script_location", "receiver:migrations")
+    config.attributes["connection"] = conn
+    return config
+
+
+def upgrade(engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (the newest by default)."""
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+
+
+def current_revision(engine) -> str | None:
+    """The schema revision the database is at, or None when it has none."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest revision this version of the receiver ships."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -1,0 +1,87 @@
+"""The receiver's tables: events, their deliveries (one per adapter), and quarantine."""
+
+from sqlalchemy import (
+    Boolean, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text,
+    UniqueConstraint, text,
+)
+
+from .types import Serial, UTCDateTime
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# Accepted webhooks. `seq` is the arrival order that per-conversation delivery follows;
+# `dedup_key` is derived from the body and claimed by its unique constraint.
+events = Table(
+    "events", metadata,
+    Column("seq", Serial, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("dedup_key", String(64), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("source_type", String(200)),
+    Column("conversation_id", String(200)),
+    Column("test", Boolean, nullable=False, default=False),
+    Column("occurred_at", UTCDateTime),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("raw", LargeBinary),
+    Column("redacted_at", UTCDateTime),
+    Index(None, "conversation_id", "seq"),
+    Index(None, "received_at"),
+)
+
+PENDING = "pending"
+DELIVERED = "delivered"
+DEAD = "dead"
+DELIVERY_STATES = (PENDING, DELIVERED, DEAD)
+
+# One row per event and adapter. A row is claimed by setting a lease, never by deleting it;
+# `conversation_id` and `event_seq` are copied here so the ordering check needs no join.
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("event_seq", Serial, ForeignKey("events.seq", ondelete="CASCADE"), nullable=False),
+    Column("adapter", String(64), nullable=False),
+    Column("conversation_id", String(200)),
+    Column("state", String(16), nullable=False, default=PENDING),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(120)),
+    Column("lease_expires_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_attempt_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("event_seq", "adapter"),
+    Index("ix_deliveries_due", "due_at",
+          postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
+    Index("ix_deliveries_order", "adapter", "conversation_id", "event_seq",
+          postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
+    Index(None, "state", "adapter"),
+)
+
+HELD = "held"
+ACCEPTED = "accepted"
+DISCARDED = "discarded"
+
+# Bodies of known types that failed validation, kept byte for byte until replayed or discarded.
+# A sender retrying the same bad body bumps `times_received` instead of adding rows.
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("source_type", String(200)),
+    Column("errors", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("state", String(16), nullable=False, default=HELD),
+    Column("times_received", Integer, nullable=False, default=1),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("last_received_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    Column("event_id", String(40)),
+    Index(None, "state", "id"),
+)

@@ -1,0 +1,40 @@
+"""The webhook endpoint: verify, parse, store, then answer."""
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, jsonify, request
+
+from .auth import TOKEN_HEADER, TokenMismatch, check_token
+from .config import get_settings
+from .intake import Accepted, BadBody, accept
+from .responses import error_response
+from .store.db import get_engine
+
+bp = Blueprint("webhook", __name__)
+
+
+@bp.post("/webhooks/rocketchat")
+def receive():
+    """Accept one Rocket.Chat Omnichannel event."""
+    settings = get_settings()
+    check_token(request.headers.get(TOKEN_HEADER), settings.tokens)
+    outcome = accept(get_engine(), request.get_data(cache=False), settings.adapters,
+                     datetime.now(timezone.utc))
+    if isinstance(outcome, Accepted):
+        # Rocket.Chat stores this body on the room as crmData, so it stays small.
+        return jsonify(success=True, id=outcome.event_id, duplicate=outcome.duplicate)
+    return error_response(
+        422, f"the {outcome.source_type or 'untyped'} payload failed validation; "
+        f"it is kept in quarantine as #{outcome.held_id}",
+        fields=outcome.errors, quarantine_id=outcome.held_id,
+    )
+
+
+@bp.errorhandler(TokenMismatch)
+def token_mismatch(error):
+    return error_response(401, str(error))
+
+
+@bp.errorhandler(BadBody)
+def bad_body(error):
+    return error_response(400, str(error))
