@@ -1,0 +1,122 @@
+"""Fixtures: an app per test on a fresh SQLite file and, when a server answers, on PostgreSQL."""
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from receiver import create_app
+from receiver.config import normalize_database_url
+from receiver.store import schema
+from receiver.store.db import EXTENSION
+
+PAYLOADS = Path(__file__).parent / "payloads"
+TOKEN = "current-token"
+OLD_TOKEN = "previous-token"
+POSTGRES_VARIABLE = "RECEIVER_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def payload(name: str) -> dict:
+    """One of the example bodies, as a fresh dict."""
+    return json.loads((PAYLOADS / f"{name}.json").read_text())
+
+
+def payload_names() -> list[str]:
+    return sorted(path.stem for path in PAYLOADS.glob("*.json"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway database on the PostgreSQL server, dropped after the session."""
+    admin_url = normalize_database_url(os.environ.get(POSTGRES_VARIABLE, DEFAULT_POSTGRES))
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 3})
+    name = f"receiver_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # any failure to reach the server means "no server here"
+        admin.dispose()
+        pytest.skip(f"no PostgreSQL server at {admin_url} ({type(error).__name__}); "
+                    f"set {POSTGRES_VARIABLE}=postgresql://user@host:port/db to run these")
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    engine = create_engine(url)
+    schema.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE events, deliveries, quarantine RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """An empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'receiver.sqlite3'}"
+    url = request.getfixturevalue("postgres_url")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def environment(database_url, tmp_path):
+    """The variables an operator would set, as a mapping tests may change before `app`."""
+    return {
+        "ROCKETCHAT_LIVECHAT_TOKEN": f"{TOKEN},{OLD_TOKEN}",
+        "DATABASE_URL": database_url,
+        "RECEIVER_ADAPTERS": "log",
+    }
+
+
+@pytest.fixture
+def app(environment):
+    app = create_app(environment)
+    schema.upgrade(app.extensions[EXTENSION])
+    yield app
+    app.extensions[EXTENSION].dispose()
+
+
+@pytest.fixture
+def engine(app):
+    return app.extensions[EXTENSION]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def post(client):
+    """POST a body (dict, str or bytes) to the webhook with the current token."""
+
+    def send(body, token=TOKEN, headers=None):
+        data = json.dumps(body) if isinstance(body, dict) else body
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if token is not None:
+            all_headers["X-RocketChat-Livechat-Token"] = token
+        return client.post("/webhooks/rocketchat", data=data, headers=all_headers)
+
+    return send
+
+
+def count(engine, table: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()

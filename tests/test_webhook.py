@@ -1,0 +1,241 @@
+"""Each row of the status policy, and what each leaves in the store."""
+
+import json
+import threading
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import text
+
+from receiver import intake
+from receiver.store import events as event_store
+from receiver.store import quarantine
+from receiver.store.db import transaction
+
+from .conftest import count, payload
+
+
+def stored_event(engine, event_id):
+    with transaction(engine) as conn:
+        return event_store.get_event(conn, event_id)
+
+
+@freeze_time("2025-03-04T10:32:00.123Z")
+def test_accepted_event_is_stored_before_the_answer(post, engine):
+    response = post(payload("e-livechat-session-close"))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["success"] is True and body["duplicate"] is False
+    assert len(response.data) < 200  # Rocket.Chat keeps it on the room as crmData
+    event = stored_event(engine, body["id"])
+    assert event.kind == "chat.closed"
+    assert event.conversation_id == "r7XkPq2mZ4nLb8sT3"
+    assert event.payload["id"] == body["id"]
+    assert event.payload["received_at"] == "2025-03-04T10:32:00.123Z"
+    assert json.loads(event.raw) == payload("e-livechat-session-close")
+    assert count(engine, "deliveries") == 1  # one per configured adapter
+
+
+def test_duplicate_is_answered_200_and_stored_once(post, engine):
+    first = post(payload("e-livechat-session-close")).get_json()
+    second = post(payload("e-livechat-session-close")).get_json()
+    assert second == {**first, "duplicate": True}
+    assert count(engine, "events") == 1
+    assert count(engine, "deliveries") == 1
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b"", "empty"),
+    (b"   ", "empty"),
+    (b"not json", "not valid JSON"),
+    (b'{"type": "Message",', "not valid JSON"),
+    (b"[1, 2]", "expected an object"),
+    (b'"LivechatSession"', "expected an object"),
+    (b"null", "expected an object"),
+    (b'{"type": NaN}', "not valid JSON"),
+    (b"\xff\xfe\x00garbage", "not valid JSON"),
+    (b"[" * 100_000, "not valid JSON"),
+])
+def test_body_that_is_not_a_json_object_is_400(post, engine, body, reason):
+    response = post(body)
+    assert response.status_code == 400
+    assert reason in response.get_json()["error"]
+    assert count(engine, "events") == count(engine, "quarantine") == 0
+
+
+@pytest.fixture
+def environment(environment):
+    environment["RECEIVER_MAX_BODY_BYTES"] = str(1024 * 1024)
+    return environment
+
+
+def test_body_over_the_limit_is_413(post, engine):
+    body = payload("e-message-visitor")
+    body["messages"][0]["msg"] = "x" * (1024 * 1024)
+    response = post(body)
+    assert response.status_code == 413
+    assert "RECEIVER_MAX_BODY_BYTES" in response.get_json()["error"]
+    assert count(engine, "events") == 0
+
+
+def test_large_transcript_under_the_limit_passes(post, engine):
+    body = payload("e-livechat-session-close")
+    body["messages"] = [dict(body["messages"][0], _id=f"m{i}", msg="lorem ipsum " * 20)
+                        for i in range(2000)]
+    data = json.dumps(body)
+    assert 500_000 < len(data) < 1024 * 1024
+    assert post(data).status_code == 200
+
+
+def test_invalid_known_type_is_422_and_quarantined(post, engine):
+    body = payload("e-message-visitor")
+    body["messages"][0]["ts"] = "not a time"
+    response = post(body)
+    assert response.status_code == 422
+    answer = response.get_json()
+    assert answer["success"] is False
+    assert "messages" in answer["fields"]
+    assert count(engine, "events") == 0
+    with transaction(engine) as conn:
+        held = quarantine.get_held(conn, answer["quarantine_id"])
+    assert held.source_type == "Message"
+    assert json.loads(held.raw) == body
+    assert "messages" in held.errors
+
+
+def test_missing_type_is_422_and_quarantined(post, engine):
+    body = payload("e-message-visitor")
+    del body["type"]
+    response = post(body)
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == {"type": ["Missing data for required field."]}
+    assert count(engine, "quarantine") == 1
+
+
+def test_same_bad_body_twice_is_held_once_and_counted(post, engine):
+    body = {"type": "Message", "_id": "r1"}
+    with freeze_time("2025-01-01T00:00:00Z"):
+        first = post(body).get_json()
+    with freeze_time("2025-01-01T00:00:20Z"):
+        second = post(body).get_json()
+    assert first["quarantine_id"] == second["quarantine_id"]
+    with transaction(engine) as conn:
+        held = quarantine.get_held(conn, first["quarantine_id"])
+    assert held.times_received == 2
+    assert held.received_at.isoformat() == "2025-01-01T00:00:00+00:00"
+    assert held.last_received_at.isoformat() == "2025-01-01T00:00:20+00:00"
+
+
+def test_unknown_type_is_200_kept_and_not_delivered(post, engine):
+    body = {"type": "LivechatSomethingNew", "_id": "r1", "anything": [1, 2]}
+    response = post(body)
+    assert response.status_code == 200
+    event = stored_event(engine, response.get_json()["id"])
+    assert event.kind == "unknown" and event.source_type == "LivechatSomethingNew"
+    assert json.loads(event.raw) == body
+    assert count(engine, "deliveries") == 0
+
+
+def test_send_test_sample_is_200_and_marked_test(post, engine):
+    response = post(payload("webhook-test-sample"))
+    assert response.status_code == 200
+    assert stored_event(engine, response.get_json()["id"]).test is True
+
+
+def hold_write_lock(engine, locked: threading.Event, release: threading.Event):
+    """Keep the events table locked from another connection until told to let go."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.begin()
+            conn.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
+        else:
+            conn.begin()  # BEGIN IMMEDIATE: the database's write lock
+        locked.set()
+        release.wait(30)
+        conn.rollback()
+
+
+@pytest.fixture
+def locked_store(engine):
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(engine, locked, release))
+    holder.start()
+    assert locked.wait(10)
+    yield
+    release.set()
+    holder.join()
+
+
+@pytest.fixture
+def short_store_timeout(environment):
+    environment["RECEIVER_STORE_TIMEOUT_SECONDS"] = "0.3"
+    return environment
+
+
+def test_store_that_cannot_commit_in_time_is_503_with_retry_after(
+        short_store_timeout, post, engine, locked_store):
+    response = post(payload("e-message-visitor"))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    assert response.get_json()["success"] is False
+
+
+def test_after_the_lock_is_gone_the_retry_is_stored(short_store_timeout, post, engine):
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(engine, locked, release))
+    holder.start()
+    locked.wait(10)
+    assert post(payload("e-message-visitor")).status_code == 503
+    release.set()
+    holder.join()
+    assert post(payload("e-message-visitor")).status_code == 200
+    assert count(engine, "events") == 1
+
+
+def test_a_bug_while_storing_is_503_not_500(post, engine, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(event_store, "insert_event", broken)
+    response = post(payload("e-message-visitor"))
+    assert response.status_code == 503
+    assert "Retry-After" in response.headers
+
+
+def test_a_bug_while_validating_keeps_the_body_in_quarantine(post, engine, monkeypatch):
+    def broken(body):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(intake, "parse_event", broken)
+    response = post(payload("e-message-visitor"))
+    assert response.status_code == 422
+    assert count(engine, "quarantine") == 1
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_other_methods_get_json_405(client, method):
+    response = getattr(client, method)("/webhooks/rocketchat")
+    assert response.status_code == 405
+    assert response.get_json()["success"] is False
+
+
+def test_unknown_path_is_json_404(client):
+    response = client.get("/nowhere")
+    assert response.status_code == 404 and response.get_json()["success"] is False
+
+
+def test_content_type_does_not_matter(client, engine):
+    response = client.post("/webhooks/rocketchat", data=json.dumps(payload("e-message-agent")),
+                           headers={"X-RocketChat-Livechat-Token": "current-token",
+                                    "Content-Type": "text/plain"})
+    assert response.status_code == 200
+
+
+def test_lone_surrogates_and_nul_characters_are_kept(post, engine):
+    raw = json.dumps(payload("e-message-visitor")).replace(
+        "Sure, it is 01310-100", "half an emoji \\ud83d and a nul \\u0000")
+    response = post(raw)
+    assert response.status_code == 200
+    event = stored_event(engine, response.get_json()["id"])
+    assert event.payload["messages"][0]["text"] == "half an emoji \ud83d and a nul \x00"
+    assert event.raw == raw.encode()
