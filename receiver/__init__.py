@@ -8,11 +8,13 @@ from flask import Flask
 def create_app(test_config=None):
     """Build the app from the environment, or from `test_config` (a mapping of the same variables)."""
     from . import config, responses, webhook
+    from .adapters import registry
     from .store import db
 
     app = Flask(__name__, instance_relative_config=True)
     environ = os.environ if test_config is None else test_config
     settings = config.load_settings(environ, instance_path=app.instance_path)
+    registry.check_names(settings.adapters)
     app.extensions[config.EXTENSION] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     db.init_app(app, settings)

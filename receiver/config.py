@@ -88,12 +88,26 @@ def load_settings(environ=None, *, instance_path: str = "instance") -> Settings:
     return settings
 
 
+def _check_signing_secret(secret: str) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    try:
+        Webhook(secret)
+    except Exception:
+        raise ConfigError(
+            "RECEIVER_HTTP_SECRET must be a Standard Webhooks secret: `whsec_` followed by "
+            "base64, for example whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        ) from None
+
+
 def check_adapter_settings(settings: Settings) -> None:
     """Refuse adapter choices whose required settings are missing."""
     if "jsonl" in settings.adapters and not settings.jsonl_path:
         raise ConfigError("RECEIVER_JSONL_PATH is required when RECEIVER_ADAPTERS includes jsonl")
     if "http" in settings.adapters and not settings.http_url:
         raise ConfigError("RECEIVER_HTTP_URL is required when RECEIVER_ADAPTERS includes http")
+    if settings.http_secret:
+        _check_signing_secret(settings.http_secret)
     if settings.lease_seconds <= settings.http_timeout:
         raise ConfigError(
             "RECEIVER_LEASE_SECONDS must be longer than RECEIVER_HTTP_TIMEOUT, or a slow "

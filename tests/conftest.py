@@ -13,7 +13,7 @@ from receiver.config import normalize_database_url
 from receiver.store import schema
 from receiver.store.db import EXTENSION
 
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(__file__).parent.parent / "receiver" / "samples"
 TOKEN = "current-token"
 OLD_TOKEN = "previous-token"
 POSTGRES_VARIABLE = "RECEIVER_TEST_POSTGRES_URL"

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from .. import records
+from ..jsontext import dump_json
 from .dialect import insert_for
 from .tables import PENDING, deliveries, events
 
@@ -27,17 +28,6 @@ class StoredEvent:
     raw: bytes | None
 
 
-def dump_json(data) -> str:
-    """Compact JSON text; non-ASCII kept readable unless it holds lone surrogates."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate cannot be stored as UTF-8; the escaped form round-trips exactly.
-        text = json.dumps(data, separators=(",", ":"))
-    return text
-
-
 def insert_event(conn, event: records.Event, dedup_key: str, raw: bytes,
                  adapters: tuple[str, ...]) -> bool:
     """Store the event and one pending delivery per adapter; False if its key was already taken."""
@@ -54,7 +44,7 @@ def insert_event(conn, event: records.Event, dedup_key: str, raw: bytes,
         conn.execute(deliveries.insert(), [
             {"event_seq": seq, "adapter": name, "conversation_id": conversation_id,
              "state": PENDING, "attempts": 0, "due_at": event.received_at,
-             "created_at": event.received_at}
+             "retries_since": event.received_at, "created_at": event.received_at}
             for name in adapters
         ])
     return True

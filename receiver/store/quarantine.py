@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from .dialect import insert_for
-from .events import dump_json
+from ..jsontext import dump_json
 from .tables import ACCEPTED, DISCARDED, HELD, quarantine
 
 

@@ -50,6 +50,8 @@ deliveries = Table(
     Column("state", String(16), nullable=False, default=PENDING),
     Column("attempts", Integer, nullable=False, default=0),
     Column("due_at", UTCDateTime, nullable=False),
+    # The retry horizon counts from here; a manual retry of a dead letter resets it.
+    Column("retries_since", UTCDateTime, nullable=False),
     Column("lease_owner", String(120)),
     Column("lease_expires_at", UTCDateTime),
     Column("last_error", Text),

@@ -1,0 +1,5 @@
+"""`python -m receiver` runs the `receiver` command."""
+
+from .cli import main
+
+main()

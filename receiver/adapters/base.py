@@ -1,0 +1,53 @@
+"""What a CRM adapter is: a name, `deliver(event)` returning an outcome, an optional check."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The CRM has the event; `references` are the CRM's record ids, if it returned any."""
+
+    detail: str | None = None
+    references: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """A transient failure; try again, after `delay` seconds if the CRM said how long."""
+
+    reason: str
+    delay: float | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A permanent failure: retrying the same event cannot succeed, so it is a dead letter now."""
+
+    reason: str
+
+
+Outcome = Delivered | RetryLater | Failed
+
+
+class Adapter:
+    """Base class for CRM adapters, built from the receiver's settings.
+
+    `deliver` receives the normalized event (a plain dict, DESIGN.md version 1) and must
+    be idempotent on `event["id"]`: a crash between the CRM's answer and the receiver's
+    bookkeeping delivers the same event again.
+    """
+
+    name = "adapter"
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def deliver(self, event: dict) -> Outcome:
+        raise NotImplementedError
+
+    def check(self) -> str:
+        """Verify the CRM is reachable and the credentials work; return what was checked."""
+        return "no check for this adapter"
+
+    def close(self) -> None:
+        """Release connections; called once when the worker stops."""

@@ -1,0 +1,75 @@
+"""The `http` adapter: POSTs each normalized event, signed per the Standard Webhooks spec."""
+
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+import requests
+from standardwebhooks.webhooks import Webhook
+
+from ..jsontext import dump_json
+from .base import Adapter, Delivered, Failed, RetryLater
+
+RETRIED_STATUSES = {408, 425, 429}
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """The delay a `Retry-After` header asks for, in seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def outcome_for(response: requests.Response, now: datetime):
+    """Map the consumer's status to an outcome: 2xx delivered, 408/429/5xx retried, other 4xx failed."""
+    status = response.status_code
+    summary = f"HTTP {status}: {response.text[:200]}"
+    if 200 <= status < 300:
+        return Delivered(detail=f"HTTP {status}")
+    if status in RETRIED_STATUSES or status >= 500:
+        return RetryLater(summary, retry_after_seconds(response.headers.get("Retry-After"), now))
+    return Failed(summary)
+
+
+class HttpAdapter(Adapter):
+    """Forwards events to `RECEIVER_HTTP_URL`; `webhook-id` is the event id, stable across retries."""
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.url = settings.http_url
+        self.timeout = settings.http_timeout
+        self.signer = Webhook(settings.http_secret) if settings.http_secret else None
+        self.session = requests.Session()  # keeps connections open between deliveries
+
+    def headers(self, event_id: str, body: str) -> dict:
+        now = datetime.now(timezone.utc)
+        headers = {"Content-Type": "application/json", "User-Agent": "rocketchat-crm-receiver",
+                   "webhook-id": event_id, "webhook-timestamp": str(int(now.timestamp()))}
+        if self.signer:
+            headers["webhook-signature"] = self.signer.sign(event_id, now, body)
+        return headers
+
+    def deliver(self, event: dict):
+        body = dump_json(event)
+        try:
+            response = self.session.post(
+                self.url, data=body.encode("utf-8"),
+                headers=self.headers(event["id"], body), timeout=self.timeout,
+            )
+        except requests.Timeout:
+            return RetryLater(f"no answer from {self.url} within {self.timeout} s")
+        except requests.RequestException as error:
+            return RetryLater(f"cannot reach {self.url}: {type(error).__name__}")
+        return outcome_for(response, datetime.now(timezone.utc))
+
+    def check(self) -> str:
+        response = self.session.head(self.url, timeout=self.timeout)
+        return f"{self.url} answered HTTP {response.status_code}"
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,44 @@
+"""Finds adapters in the `receiver.adapters` entry-point group and builds the configured ones."""
+
+import logging
+from importlib.metadata import entry_points
+
+from ..config import ConfigError
+
+GROUP = "receiver.adapters"
+log = logging.getLogger(__name__)
+
+
+def installed() -> dict:
+    """Entry points by adapter name, without importing any adapter."""
+    return {point.name: point for point in entry_points(group=GROUP)}
+
+
+def check_names(names) -> None:
+    """Refuse adapter names that no installed package provides."""
+    known = installed()
+    missing = [name for name in names if name not in known]
+    if missing:
+        raise ConfigError(
+            f"RECEIVER_ADAPTERS names {', '.join(missing)}, which no installed package "
+            f"provides (installed: {', '.join(sorted(known)) or 'none'})"
+        )
+
+
+def build(names, settings) -> tuple[dict, dict]:
+    """The adapters that load, by name, and the error of each that does not.
+
+    One broken adapter must not stop the others: its deliveries simply wait, pending,
+    until it is fixed.
+    """
+    known, adapters, broken = installed(), {}, {}
+    for name in names:
+        try:
+            adapter_class = known[name].load()
+            adapter = adapter_class(settings)
+            adapter.name = name
+            adapters[name] = adapter
+        except Exception as error:  # a plugin may fail in any way; report it, carry on
+            broken[name] = f"{type(error).__name__}: {error}"
+            log.error("adapter %s could not be loaded: %s", name, broken[name])
+    return adapters, broken

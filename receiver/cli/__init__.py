@@ -1,0 +1,29 @@
+"""The `receiver` command: a Flask CLI group whose app is built only when a command runs."""
+
+import click
+from flask.cli import AppGroup, ScriptInfo
+
+from .. import create_app
+from ..config import ConfigError
+from . import deliveries, inspect, run
+
+
+def _create_app():
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=AppGroup)
+@click.pass_context
+def main(ctx):
+    """Receive Rocket.Chat Omnichannel webhooks and deliver them to CRMs."""
+    # Build the app only when a command runs, so `--help` works without configuration.
+    if ctx.obj is None:
+        ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
+
+
+for command in (run.db, run.serve, run.worker, inspect.events, inspect.quarantine_group,
+                deliveries.deliveries_group, deliveries.replay, deliveries.adapters_group):
+    main.add_command(command)

@@ -1,0 +1,189 @@
+"""Delivery rows: claimed under a lease, finished by their claimant, retried or replayed."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select, update
+
+from .dialect import insert_for
+from .tables import DEAD, DELIVERED, PENDING, deliveries, events
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery a worker holds until `lease_expires_at`, with the event to deliver."""
+
+    id: int
+    adapter: str
+    attempts: int
+    retries_since: datetime
+    event_id: str
+    event: dict
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A delivery as the CLI shows it."""
+
+    id: int
+    event_id: str
+    kind: str
+    adapter: str
+    conversation_id: str | None
+    state: str
+    attempts: int
+    due_at: datetime
+    last_error: str | None
+    last_attempt_at: datetime | None
+    finished_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+
+
+def claimable(adapters, now: datetime):
+    """The id of the next due delivery whose conversation has nothing earlier still pending."""
+    candidate = deliveries.alias("candidate")
+    earlier = deliveries.alias("earlier")
+    blocked = exists().where(
+        earlier.c.adapter == candidate.c.adapter,
+        earlier.c.conversation_id == candidate.c.conversation_id,
+        earlier.c.event_seq < candidate.c.event_seq,
+        earlier.c.state == PENDING,
+    )
+    return (
+        select(candidate.c.id)
+        .where(
+            candidate.c.state == PENDING,
+            candidate.c.due_at <= now,
+            candidate.c.adapter.in_(list(adapters)),
+            or_(candidate.c.lease_expires_at.is_(None), candidate.c.lease_expires_at < now),
+            ~blocked,
+        )
+        .order_by(candidate.c.due_at, candidate.c.id)
+        .limit(1)
+        # PostgreSQL: concurrent workers pass over rows another worker is claiming.
+        # SQLite has no row locks and needs none: it runs one writer at a time.
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+
+
+def claim_next(conn, adapters, worker: str, now: datetime, lease_seconds: float) -> Claim | None:
+    """Claim one due delivery for `worker` with a single statement, or None if none is due."""
+    if not adapters:
+        return None
+    claimed = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == claimable(adapters, now))
+        .values(lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=deliveries.c.attempts + 1, last_attempt_at=now)
+        .returning(deliveries.c.id, deliveries.c.adapter, deliveries.c.attempts,
+                   deliveries.c.retries_since, deliveries.c.event_seq)
+    ).first()
+    if claimed is None:
+        return None
+    event = conn.execute(
+        select(events.c.id, events.c.payload).where(events.c.seq == claimed.event_seq)
+    ).one()
+    return Claim(id=claimed.id, adapter=claimed.adapter, attempts=claimed.attempts,
+                 retries_since=claimed.retries_since, event_id=event.id,
+                 event=json.loads(event.payload))
+
+
+def _finish(conn, claim: Claim, worker: str, **values) -> bool:
+    # Only the lease holder may record an outcome: a worker whose lease expired and was
+    # taken over must not overwrite the new holder's result.
+    result = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == claim.id, deliveries.c.lease_owner == worker,
+               deliveries.c.state == PENDING)
+        .values(lease_owner=None, lease_expires_at=None, **values)
+    )
+    return result.rowcount == 1
+
+
+def mark_delivered(conn, claim: Claim, worker: str, now: datetime) -> bool:
+    return _finish(conn, claim, worker, state=DELIVERED, finished_at=now, last_error=None)
+
+
+def mark_retry(conn, claim: Claim, worker: str, due_at: datetime, reason: str) -> bool:
+    return _finish(conn, claim, worker, due_at=due_at, last_error=reason)
+
+
+def mark_dead(conn, claim: Claim, worker: str, now: datetime, reason: str) -> bool:
+    return _finish(conn, claim, worker, state=DEAD, finished_at=now, last_error=reason)
+
+
+def _row_query():
+    return select(
+        deliveries, events.c.id.label("event_id"), events.c.kind,
+    ).join(events, events.c.seq == deliveries.c.event_seq)
+
+
+def _row(row) -> DeliveryRow:
+    return DeliveryRow(
+        id=row.id, event_id=row.event_id, kind=row.kind, adapter=row.adapter,
+        conversation_id=row.conversation_id, state=row.state, attempts=row.attempts,
+        due_at=row.due_at, last_error=row.last_error, last_attempt_at=row.last_attempt_at,
+        finished_at=row.finished_at, lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+    )
+
+
+def list_deliveries(conn, *, state: str | None = None, adapter: str | None = None,
+                    event_id: str | None = None, limit: int = 50) -> list[DeliveryRow]:
+    """Deliveries, newest first, filtered by state, adapter or event."""
+    query = _row_query().order_by(deliveries.c.id.desc()).limit(limit)
+    if state:
+        query = query.where(deliveries.c.state == state)
+    if adapter:
+        query = query.where(deliveries.c.adapter == adapter)
+    if event_id:
+        query = query.where(events.c.id == event_id)
+    return [_row(row) for row in conn.execute(query)]
+
+
+def get_delivery(conn, delivery_id: int) -> DeliveryRow | None:
+    row = conn.execute(_row_query().where(deliveries.c.id == delivery_id)).first()
+    return _row(row) if row else None
+
+
+def count_by_state(conn) -> dict[tuple[str, str], int]:
+    """How many deliveries each (adapter, state) pair has."""
+    query = select(deliveries.c.adapter, deliveries.c.state, func.count()).group_by(
+        deliveries.c.adapter, deliveries.c.state)
+    return {(adapter, state): total for adapter, state, total in conn.execute(query)}
+
+
+def retry_dead(conn, now: datetime, *, ids=None, adapter: str | None = None) -> int:
+    """Make dead letters pending again, due now, with a fresh retry horizon."""
+    conditions = [deliveries.c.state == DEAD]
+    if ids:
+        conditions.append(deliveries.c.id.in_(list(ids)))
+    if adapter:
+        conditions.append(deliveries.c.adapter == adapter)
+    result = conn.execute(update(deliveries).where(and_(*conditions)).values(
+        state=PENDING, due_at=now, retries_since=now, finished_at=None))
+    return result.rowcount
+
+
+def replay(conn, event_id: str, adapter: str, now: datetime) -> bool:
+    """Deliver an event to `adapter` again (or for the first time); False if no such event."""
+    event = conn.execute(
+        select(events.c.seq, events.c.conversation_id).where(events.c.id == event_id)
+    ).first()
+    if event is None:
+        return False
+    fresh = {"state": PENDING, "due_at": now, "retries_since": now, "finished_at": None,
+             "lease_owner": None, "lease_expires_at": None}
+    statement = insert_for(conn, deliveries).values(
+        event_seq=event.seq, adapter=adapter, conversation_id=event.conversation_id,
+        attempts=0, created_at=now, **fresh,
+    ).on_conflict_do_update(
+        index_elements=["event_seq", "adapter"], set_=fresh,
+        # A pending row is on its way already, perhaps leased this moment: leave it be.
+        where=deliveries.c.state != PENDING,
+    )
+    conn.execute(statement)
+    return True

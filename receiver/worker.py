@@ -1,0 +1,122 @@
+"""The delivery worker: claim a due delivery, hand it to its adapter, record the outcome."""
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+from .adapters.base import Delivered, Failed, RetryLater
+from .retry import RetryPolicy
+from .store import deliveries
+from .store.db import StoreUnavailable, transaction
+
+log = logging.getLogger(__name__)
+
+IDLE_MIN_SECONDS = 0.05
+IDLE_MAX_SECONDS = 2.0
+RECORD_TRIES = 5
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def worker_name() -> str:
+    """Unique per process, readable in `receiver deliveries list`."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Delivers pending events to the loaded adapters, one delivery at a time."""
+
+    def __init__(self, engine, adapters: dict, *, lease_seconds: float,
+                 policy: RetryPolicy | None = None, name: str | None = None):
+        self.engine = engine
+        self.adapters = adapters
+        self.lease_seconds = lease_seconds
+        self.policy = policy or RetryPolicy()
+        self.name = name or worker_name()
+
+    def step(self) -> bool:
+        """Deliver one due delivery; False when none is due."""
+        with transaction(self.engine) as conn:
+            claim = deliveries.claim_next(conn, self.adapters, self.name, utcnow(),
+                                          self.lease_seconds)
+        if claim is None:
+            return False
+        started = time.monotonic()
+        outcome = self.attempt(claim)
+        self.record(claim, outcome)
+        log.info("delivery %s of %s to %s: %s in %.0f ms", claim.id, claim.event_id,
+                 claim.adapter, type(outcome).__name__, (time.monotonic() - started) * 1000)
+        return True
+
+    def attempt(self, claim: deliveries.Claim):
+        """The adapter's outcome; an adapter that raises is retried like a transient failure."""
+        try:
+            return self.adapters[claim.adapter].deliver(claim.event)
+        except Exception as error:  # adapters are plugins; a bug must not stop the worker
+            log.exception("adapter %s raised on %s", claim.adapter, claim.event_id)
+            return RetryLater(f"adapter raised {type(error).__name__}: {error}")
+
+    def record(self, claim: deliveries.Claim, outcome) -> None:
+        """Store the outcome, retrying briefly if the database is unavailable."""
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                with transaction(self.engine) as conn:
+                    if not self.apply(conn, claim, outcome):
+                        log.warning("lease on delivery %s was taken over; outcome dropped",
+                                    claim.id)
+                return
+            except StoreUnavailable as error:
+                log.warning("cannot record delivery %s (try %d): %s", claim.id, attempt, error)
+                time.sleep(min(2 ** attempt * 0.1, 2.0))
+        # The lease will expire and another attempt deliver again: adapters are idempotent.
+        log.error("gave up recording delivery %s; it will be retried after its lease", claim.id)
+
+    def apply(self, conn, claim: deliveries.Claim, outcome) -> bool:
+        now = utcnow()
+        if isinstance(outcome, Delivered):
+            return deliveries.mark_delivered(conn, claim, self.name, now)
+        if isinstance(outcome, Failed):
+            return deliveries.mark_dead(conn, claim, self.name, now, outcome.reason)
+        due = self.policy.next_due(claim.attempts, now, claim.retries_since, outcome.delay)
+        if due is None:
+            reason = f"{outcome.reason} (gave up after {claim.attempts} attempts)"
+            return deliveries.mark_dead(conn, claim, self.name, now, reason)
+        return deliveries.mark_retry(conn, claim, self.name, due, outcome.reason)
+
+    def run(self, stop: threading.Event) -> None:
+        """Deliver until `stop` is set; the delivery in hand is always finished first."""
+        idle = IDLE_MIN_SECONDS
+        log.info("worker %s delivering to %s", self.name, ", ".join(self.adapters) or "nothing")
+        while not stop.is_set():
+            try:
+                worked = self.step()
+            except Exception as error:  # the database may be down for a while: wait, retry
+                log.error("worker step failed: %s", error)
+                worked = False
+                idle = IDLE_MAX_SECONDS
+            if worked:
+                idle = IDLE_MIN_SECONDS
+                continue
+            # Poll less often while idle; a stop request still wakes the wait at once.
+            stop.wait(idle)
+            idle = min(idle * 2, IDLE_MAX_SECONDS)
+        for adapter in self.adapters.values():
+            adapter.close()
+        log.info("worker %s stopped", self.name)
+
+
+def build_worker(settings, engine) -> Worker:
+    """A worker for the configured adapters; broken ones are reported and left out."""
+    from .adapters import registry
+
+    adapters, broken = registry.build(settings.adapters, settings)
+    for name, error in broken.items():
+        log.error("adapter %s is broken; its deliveries wait until it loads: %s", name, error)
+    policy = RetryPolicy(horizon=settings.retry_horizon_seconds)
+    return Worker(engine, adapters, lease_seconds=settings.lease_seconds, policy=policy)
