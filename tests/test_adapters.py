@@ -1,0 +1,176 @@
+"""The built-in adapters pass the shipped contract, and the registry survives broken plugins."""
+
+import json
+import multiprocessing
+from datetime import datetime, timezone
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from receiver.adapters import Delivered, Failed, RetryLater, registry
+from receiver.adapters.http import HttpAdapter, retry_after_seconds
+from receiver.adapters.jsonl import JsonlAdapter
+from receiver.adapters.log import LogAdapter
+from receiver.config import ConfigError, load_settings
+from receiver.testing import AdapterContract, sample_events
+
+from .crm import SECRET, Answer, FakeCrm
+
+
+def settings(**environ):
+    return load_settings({"ROCKETCHAT_LIVECHAT_TOKEN": "t", **environ})
+
+
+class TestLogAdapter(AdapterContract):
+    def make_adapter(self):
+        return LogAdapter(settings())
+
+    def test_logs_no_personal_data(self, caplog):
+        caplog.set_level("INFO")
+        self.make_adapter().deliver(sample_events()["e-livechat-session-close"])
+        line = json.loads(caplog.records[-1].getMessage())
+        assert line["kind"] == "chat.closed"
+        assert "maria" not in caplog.text.lower()
+
+
+class TestJsonlAdapter(AdapterContract):
+    @pytest.fixture(autouse=True)
+    def _path(self, tmp_path):
+        self.path = tmp_path / "events.jsonl"
+
+    def make_adapter(self):
+        return JsonlAdapter(settings(RECEIVER_ADAPTERS="jsonl", RECEIVER_JSONL_PATH=str(self.path)))
+
+    def delivered_ids(self):
+        return [json.loads(line)["id"] for line in self.path.read_text().splitlines()]
+
+    def test_writes_the_normalized_event(self):
+        event = sample_events()["e-livechat-session-close"]
+        self.make_adapter().deliver(event)
+        assert json.loads(self.path.read_text()) == event
+
+    def test_unwritable_path_is_retried(self, tmp_path):
+        adapter = JsonlAdapter(settings(RECEIVER_ADAPTERS="jsonl",
+                                        RECEIVER_JSONL_PATH=str(tmp_path / "no" / "such.jsonl")))
+        assert isinstance(adapter.deliver(sample_events()["e-message-agent"]), RetryLater)
+
+
+def _append_many(path, worker):
+    adapter = JsonlAdapter(settings(RECEIVER_ADAPTERS="jsonl", RECEIVER_JSONL_PATH=path))
+    event = sample_events()["e-livechat-session-close"]
+    for n in range(100):
+        event["messages"][0]["text"] = f"{worker}-{n}-" + "x" * 70_000  # past any atomic-write size
+        adapter.deliver(event)
+
+
+def test_jsonl_lines_never_interleave_across_processes(tmp_path):
+    path = str(tmp_path / "shared.jsonl")
+    processes = [multiprocessing.get_context("fork").Process(target=_append_many, args=(path, w))
+                 for w in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    lines = open(path).read().splitlines()
+    assert len(lines) == 400
+    assert all(json.loads(line)["kind"] == "chat.closed" for line in lines)
+
+
+@pytest.fixture
+def crm():
+    with FakeCrm() as server:
+        yield server
+
+
+def http_adapter(url, timeout="2"):
+    return HttpAdapter(settings(RECEIVER_ADAPTERS="http", RECEIVER_HTTP_URL=url,
+                                RECEIVER_HTTP_SECRET=SECRET, RECEIVER_HTTP_TIMEOUT=timeout))
+
+
+class TestHttpAdapter(AdapterContract):
+    @pytest.fixture(autouse=True)
+    def _crm(self, crm):
+        self.crm = crm
+
+    def make_adapter(self):
+        return http_adapter(self.crm.url)
+
+    def delivered_ids(self):
+        return self.crm.delivered_ids()
+
+    def test_posts_the_event_signed_with_its_id(self):
+        event = sample_events()["e-message-agent"]
+        assert self.make_adapter().deliver(event) == Delivered(detail="HTTP 200")
+        request = self.crm.received[0]
+        assert request["verified"] is True
+        assert request["headers"]["webhook-id"] == event["id"]
+        assert request["event"] == event
+
+    def test_reuses_its_connection(self):
+        adapter = self.make_adapter()
+        for event in list(sample_events().values())[:5]:
+            adapter.deliver(event)
+        assert len(adapter.session.adapters["http://"].poolmanager.pools) == 1
+        assert all(r["headers"].get("connection") != "close" for r in self.crm.received)
+
+
+@pytest.mark.parametrize("answer, outcome, delay", [
+    (Answer(201), Delivered, None),
+    (Answer(204, body=b""), Delivered, None),
+    (Answer(500), RetryLater, None),
+    (Answer(503, {"Retry-After": "30"}), RetryLater, 30),
+    (Answer(429, {"Retry-After": "120"}), RetryLater, 120),
+    (Answer(408), RetryLater, None),
+    (Answer(400), Failed, None),
+    (Answer(401), Failed, None),
+    (Answer(404), Failed, None),
+    (Answer(410), Failed, None),
+])
+def test_http_status_mapping(crm, answer, outcome, delay):
+    crm.answer(answer)
+    result = http_adapter(crm.url).deliver(sample_events()["e-message-agent"])
+    assert isinstance(result, outcome)
+    if outcome is RetryLater:
+        assert result.delay == delay
+        assert str(answer.status) in result.reason
+
+
+def test_http_hang_past_the_timeout_is_retried(crm):
+    crm.answer(Answer(200, delay=1.5))
+    result = http_adapter(crm.url, timeout="0.5").deliver(sample_events()["e-message-agent"])
+    assert isinstance(result, RetryLater) and "within 0.5 s" in result.reason
+
+
+def test_http_unreachable_is_retried():
+    result = http_adapter("http://127.0.0.1:9/none").deliver(sample_events()["e-message-agent"])
+    assert isinstance(result, RetryLater) and "cannot reach" in result.reason
+
+
+def test_retry_after_as_a_date():
+    now = datetime(2025, 3, 4, 12, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds("Tue, 04 Mar 2025 12:01:30 GMT", now) == 90
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds(None, now) is None
+
+
+def test_signing_secret_must_be_valid():
+    with pytest.raises(ConfigError, match="RECEIVER_HTTP_SECRET"):
+        settings(RECEIVER_ADAPTERS="http", RECEIVER_HTTP_URL="http://x", RECEIVER_HTTP_SECRET="!!")
+
+
+def test_unknown_adapter_name_stops_the_start():
+    with pytest.raises(ConfigError, match="RECEIVER_ADAPTERS names nosuchcrm"):
+        registry.check_names(["log", "nosuchcrm"])
+
+
+def test_a_broken_plugin_is_reported_and_the_others_load(monkeypatch):
+    installed = registry.installed()
+    installed["brokencrm"] = EntryPoint("brokencrm", "receiver_brokencrm:Adapter", registry.GROUP)
+    monkeypatch.setattr(registry, "installed", lambda: installed)
+    adapters, broken = registry.build(["log", "brokencrm"], settings())
+    assert list(adapters) == ["log"]
+    assert "ModuleNotFoundError" in broken["brokencrm"]
+
+
+def test_builtins_are_registered_as_entry_points():
+    assert {"log", "jsonl", "http"} <= set(registry.installed())

@@ -1,0 +1,241 @@
+"""The worker against a real local HTTP server: retries, dead letters, order, leases."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+
+from receiver import cli
+from receiver.adapters import Adapter
+from receiver.adapters.log import LogAdapter
+from receiver.config import EXTENSION as SETTINGS
+from receiver.store import deliveries
+from receiver.store.db import make_engine, transaction
+from receiver.worker import Worker, build_worker
+
+from .conftest import payload
+from .crm import SECRET, Answer, FakeCrm
+
+T0 = "2025-03-04T12:00:00Z"
+
+
+@pytest.fixture
+def crm():
+    with FakeCrm() as server:
+        yield server
+
+
+@pytest.fixture
+def environment(environment, crm):
+    environment.update(RECEIVER_ADAPTERS="http", RECEIVER_HTTP_URL=crm.url,
+                       RECEIVER_HTTP_SECRET=SECRET, RECEIVER_HTTP_TIMEOUT="1",
+                       RECEIVER_LEASE_SECONDS="5")
+    return environment
+
+
+@pytest.fixture
+def worker(app, engine):
+    return build_worker(app.extensions[SETTINGS], engine)
+
+
+def drain(worker) -> int:
+    """Deliver everything due now; how many deliveries were attempted."""
+    steps = 0
+    while worker.step():
+        steps += 1
+    return steps
+
+
+def only_delivery(engine):
+    with transaction(engine) as conn:
+        (row,) = deliveries.list_deliveries(conn)
+    return row
+
+
+def room(body, room_id):
+    body["_id"] = room_id
+    return body
+
+
+def test_each_event_is_delivered_once_in_arrival_order(post, worker, crm, engine):
+    names = ["e-livechat-session-start", "e-livechat-session-queued", "e-message-visitor",
+             "e-message-agent", "e-livechat-session-close", "e-offline-message"]
+    ids = [post(payload(name)).get_json()["id"] for name in names]
+    assert drain(worker) == 6
+    assert crm.delivered_ids() == ids
+    assert all(request["verified"] for request in crm.received)
+    assert drain(worker) == 0
+
+
+def test_flaky_crm_is_retried_after_a_short_backoff(post, worker, crm, engine):
+    with freeze_time(T0) as clock:
+        post(payload("e-message-agent"))
+        crm.answer(Answer(500), Answer(502))
+        assert drain(worker) == 1
+        first = only_delivery(engine)
+        assert first.state == "pending" and first.attempts == 1 and "HTTP 500" in first.last_error
+        assert timedelta(seconds=1.6) <= first.due_at - first.last_attempt_at <= timedelta(seconds=2.4)
+        assert drain(worker) == 0  # not due yet
+        clock.tick(2.5)
+        assert drain(worker) == 1
+        second = only_delivery(engine)
+        assert second.attempts == 2
+        assert timedelta(seconds=3.2) <= second.due_at - second.last_attempt_at <= timedelta(seconds=4.8)
+        clock.tick(5)
+        assert drain(worker) == 1
+        assert only_delivery(engine).state == "delivered"
+    assert len(crm.delivered_ids()) == 1
+
+
+def test_retry_after_is_honoured(post, worker, crm, engine):
+    with freeze_time(T0) as clock:
+        post(payload("e-message-agent"))
+        crm.answer(Answer(429, {"Retry-After": "120"}))
+        drain(worker)
+        row = only_delivery(engine)
+        assert row.due_at - row.last_attempt_at == timedelta(seconds=120)
+        clock.tick(119)
+        assert drain(worker) == 0
+        clock.tick(2)
+        assert drain(worker) == 1
+    assert only_delivery(engine).state == "delivered"
+
+
+def test_permanent_failure_is_a_dead_letter_at_once_and_can_be_retried(
+        post, worker, crm, engine, runner):
+    post(payload("e-message-agent"))
+    crm.answer(Answer(422, body=b'{"error":"bad contact"}'))
+    drain(worker)
+    row = only_delivery(engine)
+    assert row.state == "dead" and row.attempts == 1
+    assert "HTTP 422" in row.last_error and "bad contact" in row.last_error
+    shown = runner.invoke(cli.main, ["deliveries", "show", str(row.id)])
+    assert "bad contact" in shown.output and "dead" in shown.output
+    listed = runner.invoke(cli.main, ["deliveries", "list", "--state", "dead"])
+    assert row.event_id in listed.output
+    revived = runner.invoke(cli.main, ["deliveries", "retry", "--all"])
+    assert "1 dead letter(s) pending again" in revived.output
+    drain(worker)
+    assert only_delivery(engine).state == "delivered"
+
+
+@pytest.fixture
+def one_hour_horizon(environment):
+    environment["RECEIVER_RETRY_HORIZON_SECONDS"] = "3600"
+    return environment
+
+
+def test_dead_letter_after_the_retry_horizon(one_hour_horizon, post, worker, crm, engine):
+    crm.default = Answer(503)
+    with freeze_time(T0) as clock:
+        post(payload("e-message-agent"))
+        while only_delivery(engine).state == "pending":
+            row = only_delivery(engine)
+            clock.move_to(row.due_at)
+            drain(worker)
+        row = only_delivery(engine)
+    assert row.state == "dead" and "gave up after" in row.last_error
+    assert 10 <= row.attempts <= 13
+    assert row.finished_at - row.due_at < timedelta(hours=1)  # died within the horizon
+
+
+def test_order_per_conversation_holds_under_retries(post, worker, crm, engine):
+    with freeze_time(T0) as clock:
+        room_a = [post(payload(name)).get_json()["id"] for name in (
+            "e-livechat-session-start", "e-message-visitor", "e-livechat-session-close")]
+        other_room = post(room(payload("e-message-agent"), "otherRoom")).get_json()["id"]
+        offline = post(payload("e-offline-message")).get_json()["id"]
+        crm.answer(Answer(500))  # the first event of room A fails once
+        drain(worker)
+        # Room A waits behind its failed first event; the others go ahead.
+        assert crm.delivered_ids() == [other_room, offline]
+        clock.tick(3)
+        drain(worker)
+    assert crm.delivered_ids() == [other_room, offline] + room_a
+
+
+def test_a_dead_letter_unblocks_its_conversation(post, worker, crm, engine):
+    first = post(payload("e-message-visitor")).get_json()["id"]
+    second = post(payload("e-message-agent")).get_json()["id"]
+    crm.answer(Answer(400))
+    drain(worker)
+    assert crm.delivered_ids() == [second]
+    with transaction(engine) as conn:
+        states = {row.event_id: row.state for row in deliveries.list_deliveries(conn)}
+    assert states == {first: "dead", second: "delivered"}
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_claim_cannot_finish(
+        app, post, worker, crm, engine):
+    with freeze_time(T0) as clock:
+        post(payload("e-message-agent"))
+        with transaction(engine) as conn:  # a worker that claims, then is killed
+            lost = deliveries.claim_next(conn, ["http"], "killed-worker",
+                                         worker_now(), lease_seconds=5)
+        assert lost is not None
+        assert drain(worker) == 0  # the lease still holds
+        clock.tick(6)
+        assert drain(worker) == 1
+        with transaction(engine) as conn:
+            assert not deliveries.mark_delivered(conn, lost, "killed-worker", worker_now())
+    row = only_delivery(engine)
+    assert row.state == "delivered" and row.attempts == 2
+    assert len(crm.delivered_ids()) == 1
+
+
+def worker_now():
+    from receiver.worker import utcnow
+    return utcnow()
+
+
+class Exploding(Adapter):
+    def deliver(self, event):
+        raise RuntimeError("adapter bug")
+
+
+def test_an_adapter_that_raises_is_retried_not_fatal(app, post, engine):
+    post(payload("e-message-agent"))
+    worker = Worker(engine, {"http": Exploding(None)}, lease_seconds=5)
+    assert drain(worker) == 1
+    row = only_delivery(engine)
+    assert row.state == "pending" and "adapter bug" in row.last_error
+
+
+def test_database_errors_are_logged_and_the_worker_keeps_going(caplog):
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none", timeout_seconds=0.2)
+    worker = Worker(engine, {"log": LogAdapter(None)}, lease_seconds=5)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    time.sleep(0.5)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert "worker step failed" in caplog.text
+
+
+def test_workers_in_parallel_never_deliver_a_row_twice_and_keep_order(app, post, crm, engine):
+    expected = {}
+    for n in range(40):
+        body = room(payload("e-message-visitor"), f"room{n % 5}")
+        body["messages"][0]["_id"] = f"m{n}"
+        expected.setdefault(f"room{n % 5}", []).append(post(body).get_json()["id"])
+    crm.answer(*[Answer(500)] * 5 + [Answer(200, delay=0.01)] * 10)
+    settings = app.extensions[SETTINGS]
+    workers = [build_worker(settings, engine) for _ in range(3)]
+    stop = threading.Event()
+    threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while len(crm.delivered_ids()) < 40 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    delivered = crm.delivered_ids()
+    assert sorted(delivered) == sorted(i for ids in expected.values() for i in ids)
+    for ids in expected.values():
+        assert [i for i in delivered if i in ids] == ids

@@ -1,0 +1,108 @@
+"""Real `receiver worker` processes: polite stops, kills, and several at once."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from receiver.store import deliveries
+from receiver.store.db import transaction
+
+from .conftest import payload
+from .crm import SECRET, Answer, FakeCrm
+from .servers import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def crm():
+    with FakeCrm() as server:
+        yield server
+
+
+@pytest.fixture
+def environment(environment, crm):
+    environment.update(RECEIVER_ADAPTERS="http", RECEIVER_HTTP_URL=crm.url,
+                       RECEIVER_HTTP_SECRET=SECRET, RECEIVER_HTTP_TIMEOUT="3",
+                       RECEIVER_LEASE_SECONDS="4")
+    return environment
+
+
+def start_worker(environment):
+    return subprocess.Popen([sys.executable, "-m", "receiver", "worker"], cwd=ROOT,
+                            env={**os.environ, **environment})
+
+
+def states(engine) -> dict:
+    with transaction(engine) as conn:
+        return {row.event_id: row.state for row in deliveries.list_deliveries(conn, limit=1000)}
+
+
+def wait_for(condition, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigterm_finishes_the_delivery_in_hand(environment, post, crm, engine):
+    event_id = post(payload("e-message-agent")).get_json()["id"]
+    crm.answer(Answer(200, delay=1.5))
+    process = start_worker(environment)
+    assert crm.started.wait(20)
+    stopping = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(20) == 0
+    assert time.monotonic() - stopping < 10  # well within Heroku's 30 s
+    assert states(engine) == {event_id: "delivered"}
+    assert crm.delivered_ids() == [event_id]
+
+
+def test_a_killed_worker_loses_nothing(environment, post, crm, engine):
+    ids = [post(payload(name)).get_json()["id"] for name in (
+        "e-livechat-session-start", "e-message-visitor", "e-livechat-session-close")]
+    crm.answer(Answer(200, delay=2.5))  # the first delivery hangs...
+    first = start_worker(environment)
+    assert crm.started.wait(20)
+    first.kill()  # ...and its worker dies holding the claim
+    first.wait()
+    second = start_worker(environment)
+    try:
+        assert wait_for(lambda: set(states(engine).values()) == {"delivered"})
+    finally:
+        second.terminate()
+        second.wait(20)
+    delivered = crm.delivered_ids()
+    assert set(delivered) == set(ids)
+    # The interrupted event may arrive twice (at-least-once); the order still holds.
+    assert list(dict.fromkeys(delivered)) == ids
+
+
+def test_several_worker_processes_deliver_each_event_once_in_order(environment, post, crm, engine):
+    expected = {}
+    for n in range(60):
+        body = payload("e-message-visitor")
+        body["_id"] = f"room{n % 6}"
+        body["messages"][0]["_id"] = f"m{n}"
+        expected.setdefault(body["_id"], []).append(post(body).get_json()["id"])
+    crm.answer(*[Answer(503)] * 6)
+    workers = [start_worker(environment) for _ in range(3)]
+    try:
+        assert wait_for(lambda: len(crm.delivered_ids()) >= 60, timeout=60)
+    finally:
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.wait(20)
+    delivered = crm.delivered_ids()
+    assert len(delivered) == len(set(delivered)) == 60
+    for ids in expected.values():
+        assert [i for i in delivered if i in ids] == ids
+    assert set(states(engine).values()) == {"delivered"}
