@@ -5,7 +5,7 @@ import logging
 
 from .base import Adapter, Delivered
 
-log = logging.getLogger("receiver.delivered")
+log = logging.getLogger("receiver.adapters.log")
 
 
 class LogAdapter(Adapter):

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from ..config import get_settings
+from ..logs import configure_logging
 from ..store import schema
 from ..store.db import get_engine
 from ..worker import build_worker
@@ -34,6 +35,7 @@ def db_upgrade(revision):
 @with_appcontext
 def worker(once):
     """Deliver stored events to the configured adapters until SIGTERM or SIGINT."""
+    configure_logging()
     delivering = build_worker(get_settings(), get_engine())
     if once:
         while delivering.step():
@@ -72,6 +74,7 @@ def _worker_hooks() -> dict:
 @with_appcontext
 def serve(host, port, workers, no_worker):
     """Run the webhook endpoint and the delivery worker on one machine."""
+    configure_logging()
     from ..serve import EmbeddedGunicorn, default_workers, gunicorn_options
 
     app = current_app._get_current_object()
