@@ -13,6 +13,8 @@ from receiver.config import normalize_database_url
 from receiver.store import schema
 from receiver.store.db import EXTENSION
 
+from .crm import SECRET, FakeCrm
+
 PAYLOADS = Path(__file__).parent.parent / "receiver" / "samples"
 TOKEN = "current-token"
 OLD_TOKEN = "previous-token"
@@ -115,6 +117,21 @@ def post(client):
         return client.post("/webhooks/rocketchat", data=data, headers=all_headers)
 
     return send
+
+
+@pytest.fixture
+def crm():
+    """A local HTTP server standing in for the CRM."""
+    with FakeCrm() as server:
+        yield server
+
+
+def delivering_to(environment: dict, crm, *, timeout: str, lease: str) -> dict:
+    """The environment with the `http` adapter pointed at the fake CRM."""
+    environment.update(RECEIVER_ADAPTERS="http", RECEIVER_HTTP_URL=crm.url,
+                       RECEIVER_HTTP_SECRET=SECRET, RECEIVER_HTTP_TIMEOUT=timeout,
+                       RECEIVER_LEASE_SECONDS=lease)
+    return environment
 
 
 def count(engine, table: str) -> int:

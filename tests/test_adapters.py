@@ -14,7 +14,7 @@ from receiver.adapters.log import LogAdapter
 from receiver.config import ConfigError, load_settings
 from receiver.testing import AdapterContract, sample_events
 
-from .crm import SECRET, Answer, FakeCrm
+from .crm import SECRET, Answer
 
 
 def settings(**environ):
@@ -74,12 +74,6 @@ def test_jsonl_lines_never_interleave_across_processes(tmp_path):
     lines = open(path).read().splitlines()
     assert len(lines) == 400
     assert all(json.loads(line)["kind"] == "chat.closed" for line in lines)
-
-
-@pytest.fixture
-def crm():
-    with FakeCrm() as server:
-        yield server
 
 
 def http_adapter(url, timeout="2"):

@@ -15,24 +15,15 @@ from receiver.store import deliveries
 from receiver.store.db import make_engine, transaction
 from receiver.worker import Worker, build_worker
 
-from .conftest import payload
-from .crm import SECRET, Answer, FakeCrm
+from .conftest import delivering_to, payload
+from .crm import Answer
 
 T0 = "2025-03-04T12:00:00Z"
 
 
 @pytest.fixture
-def crm():
-    with FakeCrm() as server:
-        yield server
-
-
-@pytest.fixture
 def environment(environment, crm):
-    environment.update(RECEIVER_ADAPTERS="http", RECEIVER_HTTP_URL=crm.url,
-                       RECEIVER_HTTP_SECRET=SECRET, RECEIVER_HTTP_TIMEOUT="1",
-                       RECEIVER_LEASE_SECONDS="5")
-    return environment
+    return delivering_to(environment, crm, timeout="1", lease="5")
 
 
 @pytest.fixture

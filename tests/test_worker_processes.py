@@ -12,25 +12,16 @@ import pytest
 from receiver.store import deliveries
 from receiver.store.db import transaction
 
-from .conftest import payload
-from .crm import SECRET, Answer, FakeCrm
+from .conftest import delivering_to, payload
+from .crm import Answer
 from .servers import ROOT
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def crm():
-    with FakeCrm() as server:
-        yield server
-
-
-@pytest.fixture
 def environment(environment, crm):
-    environment.update(RECEIVER_ADAPTERS="http", RECEIVER_HTTP_URL=crm.url,
-                       RECEIVER_HTTP_SECRET=SECRET, RECEIVER_HTTP_TIMEOUT="3",
-                       RECEIVER_LEASE_SECONDS="4")
-    return environment
+    return delivering_to(environment, crm, timeout="3", lease="4")
 
 
 def start_worker(environment):
