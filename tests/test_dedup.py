@@ -101,3 +101,30 @@ def test_concurrent_identical_posts_store_one_event(app, engine):
     assert sorted(answer["duplicate"] for _, answer in answers) == [False] + [True] * 7
     assert count(engine, "events") == 1
     assert count(engine, "deliveries") == 1
+
+
+def test_many_racing_inserts_of_many_events_all_answer_200(app, engine):
+    # Several rounds of eight simultaneous posts per body: each post must get a 200, never a
+    # 503 from whichever unique index the race happens to trip first.
+    bodies = []
+    for n in range(10):
+        body = payload("e-message-visitor")
+        body["messages"][0]["_id"] = f"race{n}"
+        bodies.append(json.dumps(body))
+    statuses = []
+
+    def send(body, barrier):
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.post("/webhooks/rocketchat", data=body, headers={
+            "X-RocketChat-Livechat-Token": "current-token"}).status_code)
+
+    for body in bodies:
+        barrier = threading.Barrier(8)
+        threads = [threading.Thread(target=send, args=(body, barrier)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert statuses == [200] * 80
+    assert count(engine, "events") == 10

@@ -36,7 +36,9 @@ def insert_event(conn, event: records.Event, dedup_key: str, raw: bytes,
         id=event.id, dedup_key=dedup_key, kind=event.kind, source_type=event.source_type,
         conversation_id=conversation_id, test=event.test, occurred_at=event.occurred_at,
         received_at=event.received_at, payload=dump_json(records.to_dict(event)), raw=raw,
-    ).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(events.c.seq)
+    # No conflict target: `id` is derived from `dedup_key`, and a racing duplicate may trip
+    # either unique index first; both mean "already stored".
+    ).on_conflict_do_nothing().returning(events.c.seq)
     seq = conn.execute(statement).scalar()
     if seq is None:
         return False

@@ -1,0 +1,93 @@
+"""Ingest benchmark: the receiver against bare Flask, same gunicorn settings, same wrk load.
+
+    python bench/ingest.py [--databases sqlite,postgresql] [--seconds 10] [--rounds 3]
+
+Each round runs bare Flask, then the receiver (full validation, dedup, durable commit),
+alternating so that both see the same machine state. Bodies are realistic Message events
+with unique message ids, so deduplication never short-cuts the work.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, TOKEN, children, database, gunicorn, peak_rss_mb, run_wrk  # noqa: E402
+
+LUA = r"""
+local template = [==[__BODY__]==]
+local counter = 0
+local prefix = ""
+function init(args)
+  prefix = tostring(math.random(1, 2^30))
+end
+function request()
+  counter = counter + 1
+  local body = template:gsub("__MID__", prefix .. "-" .. counter):gsub("__RID__", "room" .. (counter % 500))
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+    ["X-RocketChat-Livechat-Token"] = "__TOKEN__"}, body)
+end
+"""
+
+
+def wrk_script(folder: str) -> str:
+    body = json.loads((ROOT / "receiver" / "samples" / "e-message-visitor.json").read_text())
+    body["_id"] = "__RID__"
+    body["messages"][0]["_id"] = "__MID__"
+    body["messages"][0]["rid"] = "__RID__"
+    script = LUA.replace("__BODY__", json.dumps(body)).replace("__TOKEN__", TOKEN)
+    path = Path(folder) / "message.lua"
+    path.write_text(script)
+    return str(path)
+
+
+def measure(kind: str, args, script: str) -> dict:
+    results = {"bare": [], "receiver": []}
+    memory = {"bare": 0.0, "receiver": 0.0}
+    with database(kind) as url:
+        env = {"ROCKETCHAT_LIVECHAT_TOKEN": TOKEN, "DATABASE_URL": url, "RECEIVER_ADAPTERS": "log"}
+        apps = {"bare": "bench.bare_app:app", "receiver": "wsgi:app"}
+        for _ in range(args.rounds):
+            for name, app in apps.items():
+                with gunicorn(app, env, args.workers) as (target, master):
+                    run_wrk(target, script, 2, args.connections)  # warm up
+                    results[name].append(run_wrk(target, script, args.seconds, args.connections))
+                    memory[name] = max([memory[name]] + [peak_rss_mb(p) for p in children(master)])
+    summary = {}
+    for name, runs in results.items():
+        summary[name] = {key: statistics.median(run[key] for run in runs)
+                         for key in ("rps", "p50", "p90", "p99", "errors")}
+        summary[name]["rss_mb"] = memory[name]
+    summary["ratio"] = summary["receiver"]["rps"] / summary["bare"]["rps"]
+    return summary
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both apps")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        script = wrk_script(folder)
+        print(f"wrk -c{args.connections} for {args.seconds} s, median of {args.rounds} alternating "
+              f"rounds, gunicorn --workers {args.workers} (sync) for both apps")
+        print(f"{'database':<11}{'app':<10}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+              f"{'non-2xx':>9}{'peak RSS MB':>13}")
+        for kind in args.databases.split(","):
+            summary = measure(kind, args, script)
+            for name in ("bare", "receiver"):
+                row = summary[name]
+                print(f"{kind:<11}{name:<10}{row['rps']:>9.0f}{row['p50']:>9.2f}{row['p90']:>9.2f}"
+                      f"{row['p99']:>9.2f}{row['errors']:>9.0f}{row['rss_mb']:>13.1f}")
+            print(f"{kind:<11}ratio receiver/bare: {summary['ratio']:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
