@@ -22,8 +22,15 @@ LUA = r"""
 local template = [==[__BODY__]==]
 local counter = 0
 local prefix = ""
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 function init(args)
-  prefix = tostring(math.random(1, 2^30))
+  -- Unique per thread and per run, so no two requests ever carry the same message id.
+  math.randomseed(os.time() * 100 + tid)
+  prefix = tid .. "-" .. math.random(1, 2^30)
 end
 function request()
   counter = counter + 1

@@ -77,7 +77,8 @@ def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime):
     body = read_body(raw)
     event, errors = validate(body)
     source_type = body.get("type") if isinstance(body.get("type"), str) else None
-    with transaction(engine) as conn:
+    # Both branches store with a single statement on PostgreSQL.
+    with transaction(engine, one_statement=True) as conn:
         if errors is not None:
             held_id = quarantine.hold(conn, raw, source_type, errors, now)
             return Quarantined(held_id=held_id, source_type=source_type, errors=errors)

@@ -77,10 +77,18 @@ def get_engine() -> Engine:
 
 
 @contextmanager
-def transaction(engine: Engine):
-    """A committed transaction, or StoreUnavailable if the database cannot take it in time."""
+def transaction(engine: Engine, *, one_statement: bool = False):
+    """A committed transaction, or StoreUnavailable if the database cannot take it in time.
+
+    With `one_statement`, the caller runs a single statement, which PostgreSQL commits on
+    its own: no BEGIN and COMMIT round trips. SQLite always takes its write lock up front.
+    """
     try:
-        with engine.begin() as conn:
-            yield conn
+        if one_statement and engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
+        else:
+            with engine.begin() as conn:
+                yield conn
     except (DBAPIError, SATimeoutError) as error:
         raise StoreUnavailable(str(error).splitlines()[0]) from error

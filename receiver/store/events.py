@@ -4,12 +4,14 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, func, insert, literal, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from .. import records
 from ..jsontext import dump_json
 from .dialect import insert_for
 from .tables import PENDING, deliveries, events
+from .types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -32,24 +34,47 @@ def insert_event(conn, event: records.Event, dedup_key: str, raw: bytes,
                  adapters: tuple[str, ...]) -> bool:
     """Store the event and one pending delivery per adapter; False if its key was already taken."""
     conversation_id = event.conversation.id if event.conversation else None
-    statement = insert_for(conn, events).values(
+    # No conflict target: `id` is derived from `dedup_key`, and a racing duplicate may trip
+    # either unique index first; both mean "already stored".
+    insert_event_row = insert_for(conn, events).values(
         id=event.id, dedup_key=dedup_key, kind=event.kind, source_type=event.source_type,
         conversation_id=conversation_id, test=event.test, occurred_at=event.occurred_at,
         received_at=event.received_at, payload=dump_json(records.to_dict(event)), raw=raw,
-    # No conflict target: `id` is derived from `dedup_key`, and a racing duplicate may trip
-    # either unique index first; both mean "already stored".
     ).on_conflict_do_nothing().returning(events.c.seq)
-    seq = conn.execute(statement).scalar()
+    targets = adapters if event.kind != "unknown" else ()
+    if not targets:
+        return conn.execute(insert_event_row).scalar() is not None
+    if conn.dialect.name == "postgresql":
+        return _insert_in_one_statement(conn, insert_event_row, event, conversation_id, targets)
+    seq = conn.execute(insert_event_row).scalar()
     if seq is None:
         return False
-    if adapters and event.kind != "unknown":
-        conn.execute(deliveries.insert(), [
-            {"event_seq": seq, "adapter": name, "conversation_id": conversation_id,
-             "state": PENDING, "attempts": 0, "due_at": event.received_at,
-             "retries_since": event.received_at, "created_at": event.received_at}
-            for name in adapters
-        ])
+    conn.execute(deliveries.insert(), [
+        _delivery(seq, name, conversation_id, event.received_at) for name in targets])
     return True
+
+
+def _delivery(seq, adapter, conversation_id, now) -> dict:
+    return {"event_seq": seq, "adapter": adapter, "conversation_id": conversation_id,
+            "state": PENDING, "attempts": 0, "due_at": now, "retries_since": now,
+            "created_at": now}
+
+
+def _insert_in_one_statement(conn, insert_event_row, event, conversation_id, targets) -> bool:
+    """PostgreSQL: the event and its deliveries in one statement, so one round trip stores both."""
+    new_event = insert_event_row.cte("new_event")
+    names = func.unnest(bindparam("adapters", list(targets), type_=ARRAY(String))) \
+        .table_valued("adapter").render_derived(name="adapters")
+    now = event.received_at
+    rows = select(
+        new_event.c.seq, names.c.adapter, literal(conversation_id, String), literal(PENDING),
+        literal(0), literal(now, UTCDateTime), literal(now, UTCDateTime), literal(now, UTCDateTime),
+    ).select_from(new_event.join(names, true()))
+    statement = insert(deliveries).from_select(
+        ["event_seq", "adapter", "conversation_id", "state", "attempts", "due_at",
+         "retries_since", "created_at"], rows,
+    ).returning(deliveries.c.id)
+    return conn.execute(statement).first() is not None
 
 
 def _stored(row) -> StoredEvent:
