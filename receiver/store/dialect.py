@@ -5,5 +5,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 def insert_for(conn, table):
     """The dialect's INSERT construct, which knows ON CONFLICT."""
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return insert_in(conn.dialect.name, table)
+
+
+def insert_in(dialect_name: str, table):
+    """The INSERT construct of the named dialect."""
+    module = postgresql if dialect_name == "postgresql" else sqlite
     return module.insert(table)

@@ -3,13 +3,14 @@
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import String, bindparam, func, insert, literal, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from .. import records
 from ..jsontext import dump_json
-from .dialect import insert_for
+from .dialect import insert_in
 from .tables import PENDING, deliveries, events
 from .types import UTCDateTime
 
@@ -30,51 +31,61 @@ class StoredEvent:
     raw: bytes | None
 
 
+EVENT_COLUMNS = ("id", "dedup_key", "kind", "source_type", "conversation_id", "test",
+                 "occurred_at", "received_at", "payload", "raw")
+DELIVERY_COLUMNS = ("event_seq", "adapter", "conversation_id", "state", "attempts", "due_at",
+                    "retries_since", "created_at")
+
+
+@lru_cache
+def _insert_event_statement(dialect_name: str):
+    # No conflict target: `id` is derived from `dedup_key`, and a racing duplicate may trip
+    # either unique index first; both mean "already stored".
+    values = {name: bindparam(f"e_{name}", type_=events.c[name].type) for name in EVENT_COLUMNS}
+    return insert_in(dialect_name, events).values(values).on_conflict_do_nothing() \
+        .returning(events.c.seq)
+
+
+@lru_cache
+def _insert_event_with_deliveries_statement():
+    """PostgreSQL: the event and its deliveries in one statement, so one round trip stores both."""
+    new_event = _insert_event_statement("postgresql").cte("new_event")
+    names = func.unnest(bindparam("adapters", type_=ARRAY(String))) \
+        .table_valued("adapter").render_derived(name="adapters")
+    now = bindparam("e_received_at", type_=UTCDateTime)
+    rows = select(
+        new_event.c.seq, names.c.adapter, bindparam("e_conversation_id", type_=String),
+        literal(PENDING), literal(0), now, now, now,
+    ).select_from(new_event.join(names, true()))
+    return insert(deliveries).from_select(DELIVERY_COLUMNS, rows).returning(deliveries.c.id)
+
+
 def insert_event(conn, event: records.Event, dedup_key: str, raw: bytes,
                  adapters: tuple[str, ...]) -> bool:
     """Store the event and one pending delivery per adapter; False if its key was already taken."""
     conversation_id = event.conversation.id if event.conversation else None
-    # No conflict target: `id` is derived from `dedup_key`, and a racing duplicate may trip
-    # either unique index first; both mean "already stored".
-    insert_event_row = insert_for(conn, events).values(
-        id=event.id, dedup_key=dedup_key, kind=event.kind, source_type=event.source_type,
-        conversation_id=conversation_id, test=event.test, occurred_at=event.occurred_at,
-        received_at=event.received_at, payload=dump_json(records.to_dict(event)), raw=raw,
-    ).on_conflict_do_nothing().returning(events.c.seq)
+    row = {
+        "e_id": event.id, "e_dedup_key": dedup_key, "e_kind": event.kind,
+        "e_source_type": event.source_type, "e_conversation_id": conversation_id,
+        "e_test": event.test, "e_occurred_at": event.occurred_at,
+        "e_received_at": event.received_at, "e_payload": dump_json(records.to_dict(event)),
+        "e_raw": raw,
+    }
     targets = adapters if event.kind != "unknown" else ()
-    if not targets:
-        return conn.execute(insert_event_row).scalar() is not None
-    if conn.dialect.name == "postgresql":
-        return _insert_in_one_statement(conn, insert_event_row, event, conversation_id, targets)
-    seq = conn.execute(insert_event_row).scalar()
-    if seq is None:
-        return False
-    conn.execute(deliveries.insert(), [
-        _delivery(seq, name, conversation_id, event.received_at) for name in targets])
-    return True
-
-
-def _delivery(seq, adapter, conversation_id, now) -> dict:
-    return {"event_seq": seq, "adapter": adapter, "conversation_id": conversation_id,
-            "state": PENDING, "attempts": 0, "due_at": now, "retries_since": now,
-            "created_at": now}
-
-
-def _insert_in_one_statement(conn, insert_event_row, event, conversation_id, targets) -> bool:
-    """PostgreSQL: the event and its deliveries in one statement, so one round trip stores both."""
-    new_event = insert_event_row.cte("new_event")
-    names = func.unnest(bindparam("adapters", list(targets), type_=ARRAY(String))) \
-        .table_valued("adapter").render_derived(name="adapters")
+    dialect_name = conn.dialect.name
+    if targets and dialect_name == "postgresql":
+        statement = _insert_event_with_deliveries_statement()
+        return conn.execute(statement, {**row, "adapters": list(targets)}).first() is not None
+    seq = conn.execute(_insert_event_statement(dialect_name), row).scalar()
+    if seq is None or not targets:
+        return seq is not None
     now = event.received_at
-    rows = select(
-        new_event.c.seq, names.c.adapter, literal(conversation_id, String), literal(PENDING),
-        literal(0), literal(now, UTCDateTime), literal(now, UTCDateTime), literal(now, UTCDateTime),
-    ).select_from(new_event.join(names, true()))
-    statement = insert(deliveries).from_select(
-        ["event_seq", "adapter", "conversation_id", "state", "attempts", "due_at",
-         "retries_since", "created_at"], rows,
-    ).returning(deliveries.c.id)
-    return conn.execute(statement).first() is not None
+    conn.execute(deliveries.insert(), [
+        {"event_seq": seq, "adapter": name, "conversation_id": conversation_id,
+         "state": PENDING, "attempts": 0, "due_at": now, "retries_since": now, "created_at": now}
+        for name in targets
+    ])
+    return True
 
 
 def _stored(row) -> StoredEvent:
