@@ -64,12 +64,17 @@ def validate(body: dict):
         return None, {"_receiver": [f"could not be processed: {type(error).__name__}"]}
 
 
-def admit(conn, body: dict, raw: bytes, event, adapters, now: datetime) -> Accepted:
-    """Store a validated event, unless an identical one is already stored."""
+def prepare(body: dict, raw: bytes, event, now: datetime) -> event_store.NewEvent:
+    """Give the event its id and serialize it, before any transaction opens."""
     key = dedup_key(body, event)
     event = replace(event, id=event_id(key), received_at=now)
-    created = event_store.insert_event(conn, event, key, raw, adapters)
-    return Accepted(event_id=event.id, kind=event.kind, duplicate=not created)
+    return event_store.NewEvent.from_record(event, key, raw)
+
+
+def admit(conn, new: event_store.NewEvent, adapters) -> Accepted:
+    """Store a prepared event, unless an identical one is already stored."""
+    created = event_store.insert_event(conn, new, adapters)
+    return Accepted(event_id=new.id, kind=new.kind, duplicate=not created)
 
 
 def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime):
@@ -77,12 +82,13 @@ def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime):
     body = read_body(raw)
     event, errors = validate(body)
     source_type = body.get("type") if isinstance(body.get("type"), str) else None
+    new = prepare(body, raw, event, now) if errors is None else None
     # Both branches store with a single statement on PostgreSQL.
     with transaction(engine, one_statement=True) as conn:
         if errors is not None:
             held_id = quarantine.hold(conn, raw, source_type, errors, now)
             return Quarantined(held_id=held_id, source_type=source_type, errors=errors)
-        return admit(conn, body, raw, event, adapters, now)
+        return admit(conn, new, adapters)
 
 
 def replay_held(engine, held_id: int, adapters: tuple[str, ...], now: datetime):
@@ -96,6 +102,6 @@ def replay_held(engine, held_id: int, adapters: tuple[str, ...], now: datetime):
         if errors is not None:
             quarantine.record_errors(conn, held_id, errors)
             return Quarantined(held_id=held_id, source_type=held.source_type, errors=errors)
-        accepted = admit(conn, body, held.raw, event, adapters, now)
+        accepted = admit(conn, prepare(body, held.raw, event, now), adapters)
         quarantine.resolve(conn, held_id, now, event_id=accepted.event_id)
         return accepted

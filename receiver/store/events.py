@@ -60,18 +60,35 @@ def _insert_event_with_deliveries_statement():
     return insert(deliveries).from_select(DELIVERY_COLUMNS, rows).returning(deliveries.c.id)
 
 
-def insert_event(conn, event: records.Event, dedup_key: str, raw: bytes,
-                 adapters: tuple[str, ...]) -> bool:
+@dataclass(frozen=True)
+class NewEvent:
+    """An event row ready to insert, serialized before any transaction opens."""
+
+    id: str
+    dedup_key: str
+    kind: str
+    source_type: str | None
+    conversation_id: str | None
+    test: bool
+    occurred_at: datetime | None
+    received_at: datetime
+    payload: str
+    raw: bytes
+
+    @classmethod
+    def from_record(cls, event: records.Event, dedup_key: str, raw: bytes) -> "NewEvent":
+        return cls(
+            id=event.id, dedup_key=dedup_key, kind=event.kind, source_type=event.source_type,
+            conversation_id=event.conversation.id if event.conversation else None,
+            test=event.test, occurred_at=event.occurred_at, received_at=event.received_at,
+            payload=dump_json(records.to_dict(event)), raw=raw,
+        )
+
+
+def insert_event(conn, new: NewEvent, adapters: tuple[str, ...]) -> bool:
     """Store the event and one pending delivery per adapter; False if its key was already taken."""
-    conversation_id = event.conversation.id if event.conversation else None
-    row = {
-        "e_id": event.id, "e_dedup_key": dedup_key, "e_kind": event.kind,
-        "e_source_type": event.source_type, "e_conversation_id": conversation_id,
-        "e_test": event.test, "e_occurred_at": event.occurred_at,
-        "e_received_at": event.received_at, "e_payload": dump_json(records.to_dict(event)),
-        "e_raw": raw,
-    }
-    targets = adapters if event.kind != "unknown" else ()
+    row = {f"e_{name}": getattr(new, name) for name in EVENT_COLUMNS}
+    targets = adapters if new.kind != "unknown" else ()
     dialect_name = conn.dialect.name
     if targets and dialect_name == "postgresql":
         statement = _insert_event_with_deliveries_statement()
@@ -79,9 +96,9 @@ def insert_event(conn, event: records.Event, dedup_key: str, raw: bytes,
     seq = conn.execute(_insert_event_statement(dialect_name), row).scalar()
     if seq is None or not targets:
         return seq is not None
-    now = event.received_at
+    now = new.received_at
     conn.execute(deliveries.insert(), [
-        {"event_seq": seq, "adapter": name, "conversation_id": conversation_id,
+        {"event_seq": seq, "adapter": name, "conversation_id": new.conversation_id,
          "state": PENDING, "attempts": 0, "due_at": now, "retries_since": now, "created_at": now}
         for name in targets
     ])
