@@ -19,6 +19,9 @@ lock = threading.Lock()
 
 class Sink(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes; without this, Nagle's algorithm and
+    # delayed ACKs stall every keep-alive response by 40 ms.
+    disable_nagle_algorithm = True
     log_file = None
 
     def do_POST(self):

@@ -42,7 +42,8 @@ class Worker:
 
     def step(self) -> bool:
         """Deliver one due delivery; False when none is due."""
-        with transaction(self.engine) as conn:
+        # One statement on PostgreSQL; on SQLite, two inside one write transaction.
+        with transaction(self.engine, one_statement=True) as conn:
             claim = deliveries.claim_next(conn, self.adapters, self.name, utcnow(),
                                           self.lease_seconds)
         if claim is None:
@@ -66,7 +67,7 @@ class Worker:
         """Store the outcome, retrying briefly if the database is unavailable."""
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                with transaction(self.engine) as conn:
+                with transaction(self.engine, one_statement=True) as conn:
                     if not self.apply(conn, claim, outcome):
                         log.warning("lease on delivery %s was taken over; outcome dropped",
                                     claim.id)

@@ -13,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from ..config import get_settings
 from ..logs import configure_logging
 from ..store import schema
-from ..store.db import get_engine
+from ..store.db import get_engine, make_engine
 from ..worker import build_worker
 
 
@@ -36,7 +36,12 @@ def db_upgrade(revision):
 def worker(once):
     """Deliver stored events to the configured adapters until SIGTERM or SIGINT."""
     configure_logging()
-    delivering = build_worker(get_settings(), get_engine())
+    settings = get_settings()
+    # No pre-ping: a stale connection fails one step, which the loop logs and retries on
+    # a fresh connection; a ping per claim would cost a round trip on every delivery.
+    engine = make_engine(settings.database_url, timeout_seconds=settings.store_timeout_seconds,
+                         pre_ping=False)
+    delivering = build_worker(settings, engine)
     if once:
         while delivering.step():
             pass

@@ -16,15 +16,20 @@ class StoreUnavailable(Exception):
     """The store could not commit within the bounded time; the sender should retry."""
 
 
-def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 5) -> Engine:
-    """An engine whose commits are durable and whose waits end within `timeout_seconds`."""
+def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
+                pre_ping: bool = True) -> Engine:
+    """An engine whose commits are durable and whose waits end within `timeout_seconds`.
+
+    The pool is small because a sync gunicorn worker or a delivery worker runs one
+    request or delivery at a time; `pre_ping` tests each connection as it leaves the pool.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, timeout_seconds)
     millis = int(timeout_seconds * 1000)
     return create_engine(
         parsed,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=timeout_seconds,
@@ -32,8 +37,10 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 5) -
         connect_args={
             "connect_timeout": max(1, int(timeout_seconds)),
             # A stuck database must turn into a 503, not a request hanging past the
-            # sender's 5 s timeout.
-            "options": f"-c statement_timeout={millis} -c lock_timeout={millis}",
+            # sender's 5 s timeout. Custom plans: psycopg prepares repeated statements, and
+            # a generic plan for the claim query (blind to `now`) walks the whole backlog.
+            "options": f"-c statement_timeout={millis} -c lock_timeout={millis} "
+                       "-c plan_cache_mode=force_custom_plan",
         },
     )
 

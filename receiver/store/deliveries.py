@@ -3,11 +3,13 @@
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from .dialect import insert_for
 from .tables import DEAD, DELIVERED, PENDING, deliveries, events
+from .types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -41,24 +43,31 @@ class DeliveryRow:
     lease_expires_at: datetime | None
 
 
-def claimable(adapters, now: datetime):
-    """The id of the next due delivery whose conversation has nothing earlier still pending."""
+def claimable():
+    """The id of the next due delivery that heads its conversation for its adapter.
+
+    Candidates are walked in due order off `ix_deliveries_claim`, each checked with one
+    index probe, so a claim costs the same however long the backlog is.
+    """
     candidate = deliveries.alias("candidate")
     earlier = deliveries.alias("earlier")
-    blocked = exists().where(
-        earlier.c.adapter == candidate.c.adapter,
-        earlier.c.conversation_id == candidate.c.conversation_id,
-        earlier.c.event_seq < candidate.c.event_seq,
-        earlier.c.state == PENDING,
+    now = bindparam("now", type_=UTCDateTime)
+    head = (
+        select(func.min(earlier.c.event_seq))
+        .where(earlier.c.adapter == candidate.c.adapter,
+               earlier.c.conversation_id == candidate.c.conversation_id,
+               earlier.c.state == PENDING)
+        .scalar_subquery()
     )
     return (
         select(candidate.c.id)
         .where(
             candidate.c.state == PENDING,
             candidate.c.due_at <= now,
-            candidate.c.adapter.in_(list(adapters)),
+            candidate.c.adapter.in_(bindparam("adapters", expanding=True)),
             or_(candidate.c.lease_expires_at.is_(None), candidate.c.lease_expires_at < now),
-            ~blocked,
+            # Offline messages belong to no conversation and wait for nothing.
+            or_(candidate.c.conversation_id.is_(None), candidate.c.event_seq == head),
         )
         .order_by(candidate.c.due_at, candidate.c.id)
         .limit(1)
@@ -69,26 +78,47 @@ def claimable(adapters, now: datetime):
     )
 
 
+CLAIMED = (deliveries.c.id, deliveries.c.adapter, deliveries.c.attempts, deliveries.c.retries_since)
+
+
+@lru_cache
+def _claim_statement(dialect_name: str):
+    """Built once: the claim runs for every delivery, and building it costs more than running it."""
+    claim = (
+        update(deliveries)
+        .where(deliveries.c.id == claimable())
+        .values(lease_owner=bindparam("worker"),
+                lease_expires_at=bindparam("lease_expires_at", type_=UTCDateTime),
+                attempts=deliveries.c.attempts + 1,
+                last_attempt_at=bindparam("now", type_=UTCDateTime))
+    )
+    if dialect_name == "postgresql":
+        return claim.where(events.c.seq == deliveries.c.event_seq).returning(
+            *CLAIMED, events.c.id.label("event_id"), events.c.payload)
+    # SQLite's RETURNING sees only the updated table; the event is read separately.
+    return claim.returning(*CLAIMED, deliveries.c.event_seq)
+
+
 def claim_next(conn, adapters, worker: str, now: datetime, lease_seconds: float) -> Claim | None:
-    """Claim one due delivery for `worker` with a single statement, or None if none is due."""
+    """Claim one due delivery for `worker`, with its event; one statement on PostgreSQL."""
     if not adapters:
         return None
-    claimed = conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == claimable(adapters, now))
-        .values(lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=deliveries.c.attempts + 1, last_attempt_at=now)
-        .returning(deliveries.c.id, deliveries.c.adapter, deliveries.c.attempts,
-                   deliveries.c.retries_since, deliveries.c.event_seq)
-    ).first()
-    if claimed is None:
+    row = conn.execute(_claim_statement(conn.dialect.name), {
+        "now": now, "adapters": list(adapters), "worker": worker,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+    }).first()
+    if row is None:
         return None
+    if conn.dialect.name == "postgresql":
+        return _claim(row, row.event_id, row.payload)
     event = conn.execute(
-        select(events.c.id, events.c.payload).where(events.c.seq == claimed.event_seq)
-    ).one()
-    return Claim(id=claimed.id, adapter=claimed.adapter, attempts=claimed.attempts,
-                 retries_since=claimed.retries_since, event_id=event.id,
-                 event=json.loads(event.payload))
+        select(events.c.id, events.c.payload).where(events.c.seq == row.event_seq)).one()
+    return _claim(row, event.id, event.payload)
+
+
+def _claim(row, event_id: str, payload: str) -> Claim:
+    return Claim(id=row.id, adapter=row.adapter, attempts=row.attempts,
+                 retries_since=row.retries_since, event_id=event_id, event=json.loads(payload))
 
 
 def _finish(conn, claim: Claim, worker: str, **values) -> bool:

@@ -59,7 +59,7 @@ deliveries = Table(
     Column("finished_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("event_seq", "adapter"),
-    Index("ix_deliveries_due", "due_at",
+    Index("ix_deliveries_claim", "due_at", "id",
           postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
     Index("ix_deliveries_order", "adapter", "conversation_id", "event_seq",
           postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),

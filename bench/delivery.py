@@ -1,0 +1,118 @@
+"""Delivery benchmark: `receiver worker` processes draining a backlog into a local HTTP sink.
+
+    python bench/delivery.py [--databases sqlite,postgresql] [--events 3000] [--workers 1,2,4]
+
+The baseline is one process POSTing the same events to the same sink over one kept-alive
+connection: the most a single delivering process could do against this sink.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+from sqlalchemy import func, select, update
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, TOKEN, database, free_port, peak_rss_mb, wait_for_port  # noqa: E402
+from receiver import intake  # noqa: E402
+from receiver.store.db import make_engine  # noqa: E402
+from receiver.store.tables import DELIVERED, PENDING, deliveries, events  # noqa: E402
+
+
+def fill(engine, count: int, conversations: int) -> list[str]:
+    """Store `count` distinct Message events over `conversations` rooms; their payloads."""
+    template = json.loads((ROOT / "receiver" / "samples" / "e-message-visitor.json").read_text())
+    now = datetime.now(timezone.utc)
+    for n in range(count):
+        template["_id"] = f"room{n % conversations}"
+        template["messages"][0]["_id"] = f"bench{n}"
+        intake.accept(engine, json.dumps(template).encode(), ("http",), now)
+    with engine.connect() as conn:
+        return [row.payload for row in conn.execute(select(events.c.payload))]
+
+
+def baseline(url: str, payloads: list[str]) -> float:
+    """Events/s of one process posting straight to the sink."""
+    session = requests.Session()
+    started = time.monotonic()
+    for payload in payloads:
+        session.post(url, data=payload.encode(), timeout=10,
+                     headers={"Content-Type": "application/json", "webhook-id": "baseline"})
+    return len(payloads) / (time.monotonic() - started)
+
+
+def reset(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(deliveries).values(
+            state=PENDING, attempts=0, due_at=datetime.now(timezone.utc), lease_owner=None,
+            lease_expires_at=None, finished_at=None))
+
+
+def drain(engine, env: dict, processes: int, total: int) -> tuple[float, float]:
+    """Events/s of `processes` workers emptying the backlog, and their peak RSS (MB)."""
+    workers = [subprocess.Popen([sys.executable, "-m", "receiver", "worker"], cwd=ROOT,
+                                env={**os.environ, **env, "RECEIVER_LOG_LEVEL": "WARNING"})
+               for _ in range(processes)]
+    started = time.monotonic()
+    try:
+        while True:
+            with engine.connect() as conn:
+                done = conn.execute(select(func.count()).where(
+                    deliveries.c.state == DELIVERED)).scalar_one()
+            if done >= total:
+                break
+            time.sleep(0.02)
+        elapsed = time.monotonic() - started
+        memory = max(peak_rss_mb(process.pid) for process in workers)
+    finally:
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.wait(30)
+    return total / elapsed, memory
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--conversations", type=int, default=300)
+    parser.add_argument("--workers", default="1,2,4")
+    args = parser.parse_args()
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sink.py"), "--port", str(port)],
+                            stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/events"
+    try:
+        wait_for_port(port)
+        print(f"{args.events} events over {args.conversations} conversations, http adapter to a local sink")
+        print(f"{'database':<11}{'workers':>8}{'events/s':>10}{'per worker':>12}{'vs baseline':>13}"
+              f"{'peak RSS MB':>13}")
+        for kind in args.databases.split(","):
+            with database(kind) as db_url:
+                engine = make_engine(db_url)
+                payloads = fill(engine, args.events, args.conversations)
+                ceiling = baseline(url, payloads)
+                print(f"{kind:<11}{'baseline':>8}{ceiling:>10.0f}")
+                env = {"ROCKETCHAT_LIVECHAT_TOKEN": TOKEN, "DATABASE_URL": db_url,
+                       "RECEIVER_ADAPTERS": "http", "RECEIVER_HTTP_URL": url}
+                for processes in (int(n) for n in args.workers.split(",")):
+                    reset(engine)
+                    rate, memory = drain(engine, env, processes, len(payloads))
+                    print(f"{kind:<11}{processes:>8}{rate:>10.0f}{rate / processes:>12.0f}"
+                          f"{rate / ceiling:>13.2f}{memory:>13.1f}", flush=True)
+                engine.dispose()
+    finally:
+        sink.terminate()
+        sink.wait(10)
+
+
+if __name__ == "__main__":
+    main()
