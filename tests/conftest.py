@@ -1,5 +1,6 @@
 """Fixtures: an app per test on a fresh SQLite file and, when a server answers, on PostgreSQL."""
 
+import contextlib
 import json
 import os
 import uuid
@@ -31,10 +32,14 @@ def payload_names() -> list[str]:
     return sorted(path.stem for path in PAYLOADS.glob("*.json"))
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A throwaway database on the PostgreSQL server, dropped after the session."""
-    admin_url = normalize_database_url(os.environ.get(POSTGRES_VARIABLE, DEFAULT_POSTGRES))
+def postgres_admin_url() -> str:
+    return normalize_database_url(os.environ.get(POSTGRES_VARIABLE, DEFAULT_POSTGRES))
+
+
+@contextlib.contextmanager
+def throwaway_postgres_database():
+    """A new, empty database on the PostgreSQL server, dropped afterwards; skips if none answers."""
+    admin_url = postgres_admin_url()
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT",
                           connect_args={"connect_timeout": 3})
     name = f"receiver_test_{uuid.uuid4().hex[:10]}"
@@ -45,14 +50,22 @@ def postgres_url():
         admin.dispose()
         pytest.skip(f"no PostgreSQL server at {admin_url} ({type(error).__name__}); "
                     f"set {POSTGRES_VARIABLE}=postgresql://user@host:port/db to run these")
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    engine = create_engine(url)
-    schema.upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """One migrated throwaway database for the whole session, truncated between tests."""
+    with throwaway_postgres_database() as url:
+        engine = create_engine(url)
+        schema.upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 def _truncate(url: str) -> None:

@@ -87,6 +87,9 @@ class FakeCrm:
                     time.sleep(answer.delay)
                 record = {"headers": headers, "event": json.loads(body), "status": answer.status,
                           "verified": verified, "at": time.time()}
+                # Recorded before answering, so a client that has its answer sees the record.
+                with crm.lock:
+                    crm.received.append(record)
                 try:
                     self.send_response(answer.status)
                     for key, value in answer.headers.items():
@@ -96,8 +99,6 @@ class FakeCrm:
                     self.wfile.write(answer.body)
                 except OSError:
                     record["status"] = 599  # the client had given up
-                with crm.lock:
-                    crm.received.append(record)
 
             def log_message(self, *args):
                 pass

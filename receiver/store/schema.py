@@ -20,6 +20,12 @@ def upgrade(engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(conn), revision)
 
 
+def downgrade(engine, revision: str) -> None:
+    """Step the schema back to `revision`."""
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), revision)
+
+
 def current_revision(engine) -> str | None:
     """The schema revision the database is at, or None when it has none."""
     with engine.connect() as conn:

@@ -1,0 +1,70 @@
+"""Alembic migrations: a fresh database and an upgrade with data in it, on both databases."""
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from receiver.config import normalize_database_url
+from receiver.store import schema
+from receiver.store.db import make_engine, transaction
+from receiver.store.deliveries import claim_next
+from receiver.store.tables import metadata
+
+from .conftest import throwaway_postgres_database
+
+NOW = datetime(2025, 3, 4, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_engine(request, tmp_path):
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    with throwaway_postgres_database() as url:
+        engine = make_engine(normalize_database_url(url))
+        yield engine
+        engine.dispose()
+
+
+def differences(engine):
+    with engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn), metadata)
+
+
+def test_fresh_database_matches_the_tables(empty_engine):
+    schema.upgrade(empty_engine)
+    assert schema.current_revision(empty_engine) == schema.head_revision()
+    assert differences(empty_engine) == []
+
+
+def test_upgrade_from_the_first_schema_keeps_data_and_claims_work(empty_engine):
+    schema.upgrade(empty_engine, "0001")
+    payload = json.dumps({"id": "evt_1", "kind": "message.visitor"})
+    with empty_engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO events (id, dedup_key, kind, conversation_id, test, received_at, payload)"
+            " VALUES ('evt_1', 'k1', 'message.visitor', 'room', false, :now, :payload)"),
+            {"now": NOW, "payload": payload})
+        conn.execute(text(
+            "INSERT INTO deliveries (event_seq, adapter, conversation_id, state, attempts, due_at,"
+            " retries_since, created_at) VALUES (1, 'http', 'room', 'pending', 0, :now, :now, :now)"),
+            {"now": NOW})
+    schema.upgrade(empty_engine)
+    assert differences(empty_engine) == []
+    with transaction(empty_engine) as conn:
+        claim = claim_next(conn, ["http"], "w", NOW, 30)
+    assert claim.event_id == "evt_1" and claim.event["kind"] == "message.visitor"
+
+
+def test_downgrade_and_upgrade_again(empty_engine):
+    schema.upgrade(empty_engine)
+    schema.downgrade(empty_engine, "0001")
+    assert schema.current_revision(empty_engine) == "0001"
+    schema.upgrade(empty_engine)
+    assert differences(empty_engine) == []
