@@ -5,7 +5,7 @@ from flask.cli import AppGroup, ScriptInfo
 
 from .. import create_app
 from ..config import ConfigError
-from . import deliveries, inspect, run
+from . import deliveries, inspect, retention, run
 
 
 def _create_app():
@@ -25,5 +25,6 @@ def main(ctx):
 
 
 for command in (run.db, run.serve, run.worker, inspect.events, inspect.quarantine_group,
-                deliveries.deliveries_group, deliveries.replay, deliveries.adapters_group):
+                deliveries.deliveries_group, deliveries.replay, deliveries.adapters_group,
+                retention.prune):
     main.add_command(command)

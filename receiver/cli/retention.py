@@ -1,0 +1,63 @@
+"""The `prune` command: keeps the database from growing without bound."""
+
+import re
+from datetime import timedelta
+
+import click
+from flask.cli import with_appcontext
+
+from ..store import retention
+from ..store.db import get_engine, transaction
+from .common import now
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Age(click.ParamType):
+    """A duration such as `30d`, `12h`, `90m` or `3600` (seconds)."""
+
+    name = "age"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, timedelta):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", str(value))
+        if not match:
+            self.fail(f"{value!r} is not a duration like 30d, 12h, 90m or 3600", param, ctx)
+        return timedelta(seconds=int(match.group(1)) * UNITS[match.group(2) or "s"])
+
+
+@click.command()
+@click.option("--older-than", type=Age(), default="30d", show_default=True,
+              help="prune events received longer ago than this, once delivered everywhere")
+@click.option("--include-dead", is_flag=True, help="also prune events whose deliveries are dead")
+@click.option("--quarantine", "prune_quarantine", is_flag=True,
+              help="also delete accepted and discarded quarantine rows that old")
+@click.option("--held-too", is_flag=True, help="with --quarantine: held rows as well")
+@click.option("--redact-raw-after", type=Age(), default=None,
+              help="drop raw bodies of fully delivered events older than this")
+@with_appcontext
+def prune(older_than, include_dead, prune_quarantine, held_too, redact_raw_after):
+    """Delete finished events (and optionally redact raw bodies); safe while running."""
+    cutoff, engine, total = now() - older_than, get_engine(), 0
+    # Small batches, one transaction each: web and worker processes never wait long.
+    while True:
+        with transaction(engine) as conn:
+            pruned = retention.prune_events(conn, cutoff, keep_dead=not include_dead)
+        total += pruned
+        if not pruned:
+            break
+    click.echo(f"pruned {total} event(s) received before {cutoff:%Y-%m-%d %H:%M} UTC")
+    if prune_quarantine:
+        with transaction(engine) as conn:
+            removed = retention.prune_quarantine(conn, cutoff, held_too=held_too)
+        click.echo(f"deleted {removed} quarantine row(s)")
+    if redact_raw_after is not None:
+        redacted, redact_before = 0, now() - redact_raw_after
+        while True:
+            with transaction(engine) as conn:
+                batch = retention.redact_raw(conn, redact_before, now())
+            redacted += batch
+            if not batch:
+                break
+        click.echo(f"redacted the raw body of {redacted} event(s)")

@@ -1,0 +1,51 @@
+"""Keeps the tables from growing forever: prunes finished events, redacts raw bodies."""
+
+from datetime import datetime
+
+from sqlalchemy import delete, exists, select, update
+
+from .tables import ACCEPTED, DEAD, DISCARDED, HELD, PENDING, deliveries, events, quarantine
+
+BATCH = 1000
+
+
+def _finished(older_than: datetime, *, keep_dead: bool):
+    """Events received before `older_than` with nothing left to deliver."""
+    unfinished = [PENDING, DEAD] if keep_dead else [PENDING]
+    blocking = exists().where(deliveries.c.event_seq == events.c.seq,
+                              deliveries.c.state.in_(unfinished))
+    return select(events.c.seq).where(events.c.received_at < older_than, ~blocking)
+
+
+def prune_events(conn, older_than: datetime, *, keep_dead: bool = True,
+                 batch: int = BATCH) -> int:
+    """Delete one batch of finished events (their deliveries go with them); how many went."""
+    seqs = [row.seq for row in conn.execute(_finished(older_than, keep_dead=keep_dead)
+                                            .order_by(events.c.seq).limit(batch))]
+    if not seqs:
+        return 0
+    # Check again at delete time: a replay may have made a delivery pending meanwhile.
+    still_pending = exists().where(deliveries.c.event_seq == events.c.seq,
+                                   deliveries.c.state == PENDING)
+    conn.execute(delete(deliveries).where(deliveries.c.event_seq.in_(seqs),
+                                          deliveries.c.state != PENDING))
+    return conn.execute(delete(events).where(events.c.seq.in_(seqs), ~still_pending)).rowcount
+
+
+def prune_quarantine(conn, older_than: datetime, *, held_too: bool = False) -> int:
+    """Delete resolved quarantine rows (and, if asked, held ones) last seen before `older_than`."""
+    states = [ACCEPTED, DISCARDED] + ([HELD] if held_too else [])
+    result = conn.execute(delete(quarantine).where(
+        quarantine.c.state.in_(states), quarantine.c.last_received_at < older_than))
+    return result.rowcount
+
+
+def redact_raw(conn, older_than: datetime, now: datetime, *, batch: int = BATCH) -> int:
+    """Drop the raw bodies of fully delivered events; the normalized record stays."""
+    seqs = select(events.c.seq).where(
+        events.c.raw.is_not(None), events.c.received_at < older_than,
+        ~exists().where(deliveries.c.event_seq == events.c.seq,
+                        deliveries.c.state.in_([PENDING, DEAD])),
+    ).limit(batch).scalar_subquery()
+    return conn.execute(update(events).where(events.c.seq.in_(seqs))
+                        .values(raw=None, redacted_at=now)).rowcount

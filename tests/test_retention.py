@@ -1,0 +1,119 @@
+"""`receiver prune`: finished events go, anything undelivered stays, even under live traffic."""
+
+import json
+import threading
+
+import pytest
+from freezegun import freeze_time
+
+from receiver import cli
+from receiver.store import deliveries
+from receiver.store.db import transaction
+
+from .conftest import count, delivering_to, payload
+from .crm import Answer
+from .test_worker import drain, worker  # noqa: F401  (the worker fixture)
+
+
+@pytest.fixture
+def environment(environment, crm):
+    return delivering_to(environment, crm, timeout="1", lease="5")
+
+
+def message(n: int) -> dict:
+    body = payload("e-message-visitor")
+    body["messages"][0]["_id"] = f"retention{n}"
+    return body
+
+
+def states(engine) -> dict:
+    with transaction(engine) as conn:
+        return {row.event_id: row.state for row in deliveries.list_deliveries(conn, limit=10_000)}
+
+
+def test_prune_removes_finished_events_and_keeps_the_rest(post, runner, engine, worker, crm):
+    with freeze_time("2025-01-01T00:00:00Z"):
+        delivered = post(message(1)).get_json()["id"]
+        dead = post(payload("e-offline-message")).get_json()["id"]
+        unknown = post({"type": "LivechatFuture", "_id": "r"}).get_json()["id"]
+        crm.answer(Answer(200), Answer(400))
+        drain(worker)
+        pending = post(message(2)).get_json()["id"]
+        crm.default = Answer(503)
+        drain(worker)
+        held = post({"type": "Message", "_id": "r"}).get_json()["quarantine_id"]
+        discarded = post({"type": "Message", "_id": "s"}).get_json()["quarantine_id"]
+        runner.invoke(cli.main, ["quarantine", "discard", str(discarded)])
+    assert states(engine) == {delivered: "delivered", dead: "dead", pending: "pending"}
+
+    with freeze_time("2025-02-15T00:00:00Z"):
+        result = runner.invoke(cli.main, ["prune", "--older-than", "30d", "--quarantine"])
+        assert result.exit_code == 0, result.output
+        assert "pruned 2 event(s)" in result.output  # the delivered one and the unknown one
+        assert states(engine) == {dead: "dead", pending: "pending"}
+        shown = runner.invoke(cli.main, ["events", "show", unknown])
+        assert "no event" in shown.output
+        listed = runner.invoke(cli.main, ["quarantine", "list", "--state", "all"]).output
+        assert f"#{held}" in listed and f"#{discarded}" not in listed
+
+        result = runner.invoke(cli.main, ["prune", "--older-than", "30d", "--include-dead"])
+        assert "pruned 1 event(s)" in result.output
+        assert states(engine) == {pending: "pending"}
+
+
+def test_recent_events_are_not_pruned(post, runner, engine, worker, crm):
+    with freeze_time("2025-01-01T00:00:00Z"):
+        post(message(1))
+        drain(worker)
+    with freeze_time("2025-01-20T00:00:00Z"):
+        assert "pruned 0" in runner.invoke(cli.main, ["prune", "--older-than", "30d"]).output
+    assert count(engine, "events") == 1
+
+
+def test_redact_raw_bodies_of_delivered_events(post, runner, engine, worker, crm):
+    with freeze_time("2025-01-01T00:00:00Z"):
+        delivered = post(message(1)).get_json()["id"]
+        drain(worker)
+        crm.default = Answer(503)
+        pending = post(message(2)).get_json()["id"]
+        drain(worker)
+    with freeze_time("2025-01-09T00:00:00Z"):
+        result = runner.invoke(cli.main, ["prune", "--redact-raw-after", "7d"])
+        assert "redacted the raw body of 1 event(s)" in result.output
+    redacted = runner.invoke(cli.main, ["events", "show", delivered, "--raw"])
+    assert "was redacted" in redacted.output
+    assert json.loads(runner.invoke(cli.main, ["events", "show", delivered]).output)["id"] == delivered
+    assert json.loads(runner.invoke(cli.main, ["events", "show", pending, "--raw"]).output)
+
+
+def test_bad_duration_is_a_usage_error(runner):
+    result = runner.invoke(cli.main, ["prune", "--older-than", "soon"])
+    assert result.exit_code == 2 and "not a duration" in result.output
+
+
+def test_prune_under_concurrent_inserts_loses_nothing_undelivered(app, engine, worker, crm, post):
+    for n in range(30):
+        post(message(n))
+    drain(worker)  # 30 delivered, all prunable
+    crm.default = Answer(503)
+    stop, posted = threading.Event(), []
+
+    def keep_posting():
+        client = app.test_client()
+        for n in range(100, 300):
+            response = client.post("/webhooks/rocketchat", data=json.dumps(message(n)),
+                                   headers={"X-RocketChat-Livechat-Token": "current-token"})
+            assert response.status_code == 200
+            posted.append(response.get_json()["id"])
+        stop.set()
+
+    runner = app.test_cli_runner()
+    poster = threading.Thread(target=keep_posting)
+    poster.start()
+    while not stop.is_set():
+        assert runner.invoke(cli.main, ["prune", "--older-than", "0s"]).exit_code == 0
+    poster.join()
+    runner.invoke(cli.main, ["prune", "--older-than", "0s"])
+    remaining = states(engine)
+    assert set(posted) <= set(remaining)  # every undelivered event is still there
+    assert set(remaining.values()) == {"pending"}
