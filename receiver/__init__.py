@@ -7,7 +7,7 @@ from flask import Flask
 
 def create_app(test_config=None):
     """Build the app from the environment, or from `test_config` (a mapping of the same variables)."""
-    from . import config, responses, webhook
+    from . import config, health, responses, webhook
     from .adapters import registry
     from .store import db
 
@@ -20,4 +20,5 @@ def create_app(test_config=None):
     db.init_app(app, settings)
     responses.init_app(app)
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
     return app

@@ -5,6 +5,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from ..adapters import registry
 from ..config import get_settings
+from ..health import check_adapters
 from ..store import deliveries
 from ..store.db import get_engine, transaction
 from ..store.tables import DELIVERY_STATES
@@ -101,17 +102,8 @@ def adapters_list():
 @adapters_group.command("check")
 def adapters_check():
     """Load each configured adapter and run its connection check."""
-    adapters, broken = registry.build(get_settings().adapters, get_settings())
-    failures = len(broken)
-    for name, error in broken.items():
-        click.echo(f"{name}: cannot load: {error}")
-    for name, adapter in adapters.items():
-        try:
-            click.echo(f"{name}: ok: {adapter.check()}")
-        except Exception as error:  # report every adapter's problem, not just the first
-            failures += 1
-            click.echo(f"{name}: FAILED: {type(error).__name__}: {error}")
-        finally:
-            adapter.close()
-    if failures:
+    results = check_adapters()
+    for name, result in results.items():
+        click.echo(f"{name}: {result}")
+    if not all(result.startswith("ok") for result in results.values()):
         raise click.exceptions.Exit(1)
