@@ -5,7 +5,7 @@ from flask.cli import AppGroup, ScriptInfo
 
 from .. import create_app
 from ..config import ConfigError
-from . import deliveries, inspect, retention, run
+from . import deliveries, inspect, retention, run, sendtest
 
 
 def _create_app():
@@ -26,5 +26,5 @@ def main(ctx):
 
 for command in (run.db, run.serve, run.worker, inspect.events, inspect.quarantine_group,
                 deliveries.deliveries_group, deliveries.replay, deliveries.adapters_group,
-                retention.prune):
+                retention.prune, sendtest.send_test):
     main.add_command(command)

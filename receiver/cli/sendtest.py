@@ -1,0 +1,65 @@
+"""The `send-test` command: prove a deployment by acting as Rocket.Chat against it."""
+
+import json
+import os
+import sys
+import time
+
+import click
+import requests
+
+from .. import sender
+from ..testing import sample_bodies
+
+
+def _bodies(files, sample, conversations) -> list[tuple[str, dict]]:
+    bodies = [(path, json.loads(open(path, encoding="utf-8").read())) for path in files]
+    for number in range(conversations):
+        bodies += [(f"conversation {number + 1}: {body['type']}", body)
+                   for body in sender.conversation()]
+    if sample or not bodies:
+        bodies.insert(0, ("Send Test sample", sample_bodies()["webhook-test-sample"]))
+    return bodies
+
+
+def _report(label: str, attempts, policy) -> bool:
+    last = attempts[-1]
+    ok = last.status is not None and policy.succeeded(last.status)
+    answers = ", ".join(f"{a.status or 'no answer'} in {a.millis:.0f} ms" for a in attempts)
+    click.echo(f"{'ok  ' if ok else 'FAIL'} {label}: {answers}  {last.body}")
+    return ok
+
+
+@click.command("send-test")
+@click.argument("url")
+@click.option("--token", default=lambda: (os.environ.get("ROCKETCHAT_LIVECHAT_TOKEN") or "")
+              .split(",")[0], show_default="first of $ROCKETCHAT_LIVECHAT_TOKEN",
+              help="the Secret Token Rocket.Chat would send")
+@click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="a payload file to post (repeatable)")
+@click.option("--sample", is_flag=True, help="post the Send Test sample (the default)")
+@click.option("--conversation", "conversations", type=int, default=0,
+              help="post this many synthesized chats: start, messages, take, forward, close")
+@click.option("--version", "version", type=click.Choice(sorted(sender.POLICIES)),
+              default="current", show_default=True, help="whose retry policy to follow")
+@click.option("--timeout", type=float, default=5.0, show_default=True,
+              help="Livechat_http_timeout, in seconds")
+@click.option("--retry-delay", type=float, default=None,
+              help="seconds between retries (Rocket.Chat: 4 x timeout)")
+def send_test(url, token, files, sample, conversations, version, timeout, retry_delay):
+    """Post webhook bodies to URL exactly as Rocket.Chat would, and report each answer."""
+    policy = sender.POLICIES[version]
+    delay = 4 * timeout if retry_delay is None else retry_delay
+    bodies = _bodies(files, sample, conversations)
+    click.echo(f"acting as Rocket.Chat {policy.name}: up to {policy.attempts} attempts, "
+               f"{delay:g} s apart, {len(bodies)} bodies to {url}")
+    session, failures, started = requests.Session(), 0, time.monotonic()
+    with click.progressbar(bodies, label="sending", file=sys.stderr,
+                           show_pos=True) as progress:
+        for label, body in progress:
+            attempts = sender.deliver(session, url, token, body, policy, timeout, delay)
+            failures += not _report(label, attempts, policy)
+    click.echo(f"{len(bodies) - failures} of {len(bodies)} accepted in "
+               f"{time.monotonic() - started:.1f} s")
+    if failures:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,114 @@
+"""Acts as Rocket.Chat: posts webhook bodies with a chosen version's retry policy.
+
+The policies follow what each Rocket.Chat version really does (see the project's notes
+on the sender): which answers count as success, which are retried, how often, how far apart.
+"""
+
+import copy
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+from .testing import sample_bodies
+
+
+@dataclass(frozen=True)
+class SenderPolicy:
+    """How one generation of Rocket.Chat treats an answer."""
+
+    name: str
+    attempts: int
+    success: str  # "200": only exactly 200; "lt400": anything below 400
+    retry: str  # "5xx": 5xx, 429 and network errors; "any": every failure; "network": errors only
+
+    def succeeded(self, status: int) -> bool:
+        return status == 200 if self.success == "200" else status < 400
+
+    def retries(self, status: int | None) -> bool:
+        """Whether this answer (None: no answer at all) is tried again."""
+        if status is None:
+            return True
+        if self.retry == "5xx":
+            return status >= 500 or status == 429
+        return self.retry == "any"
+
+
+POLICIES = {
+    "current": SenderPolicy("7.10.4 and later", 5, "200", "5xx"),
+    "6.4.3": SenderPolicy("6.4.3 to 7.10.3", 10, "200", "any"),
+    "6.2": SenderPolicy("6.2 to 6.4.2", 10, "200", "network"),
+    "5.x": SenderPolicy("1.x to 5.x (Meteor HTTP)", 10, "lt400", "any"),
+}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One request and what came back."""
+
+    number: int
+    status: int | None
+    body: str
+    millis: float
+
+
+def post_once(session, url: str, token: str, body: dict, timeout: float) -> Attempt:
+    started = time.monotonic()
+    try:
+        response = session.post(url, json=body, timeout=timeout,
+                                headers={"X-RocketChat-Livechat-Token": token})
+        status, text = response.status_code, response.text.strip()
+    except requests.RequestException as error:
+        status, text = None, f"{type(error).__name__}"
+    return Attempt(0, status, text[:300], (time.monotonic() - started) * 1000)
+
+
+def deliver(session, url: str, token: str, body: dict, policy: SenderPolicy,
+            timeout: float, retry_delay: float, sleep=time.sleep) -> list[Attempt]:
+    """Post `body` as Rocket.Chat would, retrying per `policy`; every attempt, in order."""
+    attempts = []
+    for number in range(1, policy.attempts + 1):
+        attempt = post_once(session, url, token, body, timeout)
+        attempts.append(Attempt(number, attempt.status, attempt.body, attempt.millis))
+        if attempt.status is not None and policy.succeeded(attempt.status):
+            break
+        if not policy.retries(attempt.status) or number == policy.attempts:
+            break
+        sleep(retry_delay)
+    return attempts
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def conversation(now: datetime | None = None) -> list[dict]:
+    """A whole synthetic chat, with fresh ids: start, queue, messages, take, forward, edit, close."""
+    now = now or datetime.now(timezone.utc)
+    samples = sample_bodies()
+    room, suffix = f"rc{uuid.uuid4().hex[:15]}", uuid.uuid4().hex[:8]
+    steps = [
+        ("e-livechat-session-start", 0), ("e-livechat-session-queued", 1),
+        ("e-message-visitor", 2), ("e-livechat-session-taken", 3), ("e-message-agent", 4),
+        ("e-livechat-session-forwarded-agent", 5), ("e-message-visitor-edited", 6),
+        ("e-livechat-session-close", 7),
+    ]
+    bodies = []
+    for name, minute in steps:
+        body = copy.deepcopy(samples[name])
+        body["_id"] = room
+        moment = _stamp(now + timedelta(minutes=minute))
+        for message in body.get("messages", []):
+            message["_id"] = f"{message.get('_id', 'm')}-{suffix}"
+            message["rid"] = room
+        if body["type"] == "Message":
+            body["messages"][0]["ts"] = moment
+            if "editedAt" in body["messages"][0]:
+                body["messages"][0]["editedAt"] = moment
+        if body["type"] == "LivechatSession":
+            body["closedAt"] = moment
+        body["lastMessageAt"] = moment
+        bodies.append(body)
+    return bodies
