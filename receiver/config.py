@@ -26,6 +26,7 @@ class Settings:
     lease_seconds: float = 30.0
     retry_horizon_seconds: float = 3 * 24 * 3600.0
     store_timeout_seconds: float = 3.0
+    metrics_token: str | None = None
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -83,6 +84,7 @@ def load_settings(environ=None, *, instance_path: str = "instance") -> Settings:
         lease_seconds=_number(environ, "RECEIVER_LEASE_SECONDS", 30.0),
         retry_horizon_seconds=_number(environ, "RECEIVER_RETRY_HORIZON_SECONDS", 3 * 24 * 3600.0),
         store_timeout_seconds=_number(environ, "RECEIVER_STORE_TIMEOUT_SECONDS", 3.0),
+        metrics_token=environ.get("RECEIVER_METRICS_TOKEN") or None,
     )
     check_adapter_settings(settings)
     return settings

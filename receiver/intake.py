@@ -24,6 +24,7 @@ class Accepted:
 
     event_id: str
     kind: str
+    source_type: str | None
     duplicate: bool
 
 
@@ -74,7 +75,8 @@ def prepare(body: dict, raw: bytes, event, now: datetime) -> event_store.NewEven
 def admit(conn, new: event_store.NewEvent, adapters) -> Accepted:
     """Store a prepared event, unless an identical one is already stored."""
     created = event_store.insert_event(conn, new, adapters)
-    return Accepted(event_id=new.id, kind=new.kind, duplicate=not created)
+    return Accepted(event_id=new.id, kind=new.kind, source_type=new.source_type,
+                    duplicate=not created)
 
 
 def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime):

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from .auth import TOKEN_HEADER, TokenMismatch, check_token
 from .config import get_settings
@@ -21,8 +21,10 @@ def receive():
     outcome = accept(get_engine(), request.get_data(cache=False), settings.adapters,
                      datetime.now(timezone.utc))
     if isinstance(outcome, Accepted):
+        g.event_type, g.outcome = outcome.source_type, "duplicate" if outcome.duplicate else "accepted"
         # Rocket.Chat stores this body on the room as crmData, so it stays small.
         return jsonify(success=True, id=outcome.event_id, duplicate=outcome.duplicate)
+    g.event_type = outcome.source_type
     return error_response(
         422, f"the {outcome.source_type or 'untyped'} payload failed validation; "
         f"it is kept in quarantine as #{outcome.held_id}",

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timezone
 
 from .adapters.base import Delivered, Failed, RetryLater
+from .metrics import DELIVERIES
 from .retry import RetryPolicy
 from .store import deliveries
 from .store.db import StoreUnavailable, transaction
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 IDLE_MIN_SECONDS = 0.05
 IDLE_MAX_SECONDS = 2.0
 RECORD_TRIES = 5
+OUTCOME_NAMES = {Delivered: "delivered", RetryLater: "retry", Failed: "failed"}
 
 
 def utcnow() -> datetime:
@@ -51,6 +53,7 @@ class Worker:
         started = time.monotonic()
         outcome = self.attempt(claim)
         self.record(claim, outcome)
+        DELIVERIES.labels(claim.adapter, OUTCOME_NAMES[type(outcome)]).inc()
         log.info("delivery %s of %s to %s: %s in %.0f ms", claim.id, claim.event_id,
                  claim.adapter, type(outcome).__name__, (time.monotonic() - started) * 1000)
         return True

@@ -53,40 +53,43 @@ def worker(once):
     delivering.run(stop)
 
 
-def _worker_hooks() -> dict:
-    """Gunicorn hooks that run `receiver worker` beside the web workers."""
-    child = {}
-
-    def when_ready(server):
-        child["process"] = subprocess.Popen([sys.executable, "-m", "receiver", "worker"])
-
-    def on_exit(server):
-        process = child.get("process")
-        if process and process.poll() is None:
-            process.terminate()
-            process.wait(30)
-
-    return {"when_ready": when_ready, "on_exit": on_exit}
+def _supervise(commands: dict, env: dict) -> int:
+    """Run the commands as child processes until one exits or a stop signal comes."""
+    children = {name: subprocess.Popen(command, env=env) for name, command in commands.items()}
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.is_set() and all(child.poll() is None for child in children.values()):
+        stop.wait(0.5)
+    for child in children.values():
+        if child.poll() is None:
+            child.terminate()  # each finishes what it has in hand, then exits
+    codes = {name: child.wait(30) for name, child in children.items()}
+    return 0 if stop.is_set() else max(abs(code) for code in codes.values()) or 1
 
 
 @click.command()
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")),
               show_default="$PORT or 8000")
-@click.option("--workers", type=int, default=None,
-              help="web processes (default $WEB_CONCURRENCY or 2)")
+@click.option("--workers", type=int, default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")),
+              show_default="$WEB_CONCURRENCY or 2", help="web processes")
 @click.option("--no-worker", is_flag=True, help="serve the endpoint only; deliver elsewhere")
 @with_appcontext
 def serve(host, port, workers, no_worker):
-    """Run the webhook endpoint and the delivery worker on one machine."""
+    """Run the webhook endpoint (gunicorn) and a delivery worker on one machine."""
     configure_logging()
-    from ..serve import EmbeddedGunicorn, default_workers, gunicorn_options
-
-    app = current_app._get_current_object()
     schema.upgrade(get_engine())
-    # Forked processes must not share the parent's database connections.
-    get_engine().dispose()
-    hooks = {} if no_worker else _worker_hooks()
-    options = gunicorn_options(host, port, workers or default_workers(), hooks)
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
+        current_app.instance_path, "metrics")
+    os.makedirs(metrics_dir, exist_ok=True)
+    for stale in os.listdir(metrics_dir):  # counters restart with the processes
+        os.remove(os.path.join(metrics_dir, stale))
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+    commands = {"web": [sys.executable, "-m", "gunicorn", "receiver:create_app()",
+                        "--config", "python:receiver.gunicorn_config",
+                        "--bind", f"{host}:{port}", "--workers", str(workers)]}
+    if not no_worker:
+        commands["worker"] = [sys.executable, "-m", "receiver", "worker"]
     click.echo(f"receiving on http://{host}:{port}/webhooks/rocketchat")
-    EmbeddedGunicorn(app, options).run()
+    raise SystemExit(_supervise(commands, env))

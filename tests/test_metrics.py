@@ -1,0 +1,108 @@
+"""/metrics: counters that move as events flow, backlog gauges from the store, several workers."""
+
+import json
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from . import servers
+from .conftest import TOKEN, delivering_to, payload
+from .crm import Answer
+from .test_worker import drain, worker  # noqa: F401  (the worker fixture)
+
+
+def samples(text: str) -> dict:
+    """{(name, frozenset(labels)): value} of every sample."""
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def value(text, name, **labels):
+    return samples(text).get((name, frozenset(labels.items())), 0.0)
+
+
+def scrape(client):
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def environment(environment, crm):
+    return delivering_to(environment, crm, timeout="1", lease="5")
+
+
+def test_event_counters_follow_outcomes(client, post):
+    before = scrape(client)
+    post(payload("e-livechat-session-close"))
+    post(payload("e-livechat-session-close"))
+    post(payload("e-message-agent"), token="wrong")
+    post({"type": "Message", "_id": "r"})
+    post(b"not json")
+    after = scrape(client)
+
+    def delta(**labels):
+        return (value(after, "receiver_events_received_total", **labels)
+                - value(before, "receiver_events_received_total", **labels))
+
+    assert delta(type="LivechatSession", outcome="accepted") == 1
+    assert delta(type="LivechatSession", outcome="duplicate") == 1
+    assert delta(type="", outcome="unauthorized") == 1
+    assert delta(type="Message", outcome="quarantined") == 1
+    assert delta(type="", outcome="bad_body") == 1
+    assert (value(after, "receiver_request_duration_seconds_count")
+            - value(before, "receiver_request_duration_seconds_count")) == 5
+
+
+def test_backlog_gauges_come_from_the_store(client, post, worker, crm):
+    post(payload("e-message-visitor"))
+    post(payload("e-offline-message"))
+    post({"type": "Message", "_id": "r"})
+    text = scrape(client)
+    assert value(text, "receiver_deliveries_pending", adapter="http") == 2
+    assert value(text, "receiver_oldest_pending_delivery_age_seconds", adapter="http") >= 0
+    assert value(text, "receiver_quarantine_held") == 1
+    before = value(text, "receiver_deliveries_total", adapter="http", outcome="failed")
+    crm.answer(Answer(200), Answer(400))
+    drain(worker)
+    text = scrape(client)
+    assert value(text, "receiver_deliveries_pending", adapter="http") == 0
+    assert value(text, "receiver_dead_letters", adapter="http") == 1
+    assert value(text, "receiver_deliveries_total", adapter="http", outcome="failed") == before + 1
+
+
+def test_metrics_token(app, environment):
+    from receiver import create_app
+    environment["RECEIVER_METRICS_TOKEN"] = "scrape-me"
+    client = create_app(environment).test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).status_code == 200
+
+
+def test_metrics_still_answer_when_the_store_is_down(environment):
+    from receiver import create_app
+    environment["DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/none"
+    environment["RECEIVER_STORE_TIMEOUT_SECONDS"] = "1"
+    text = scrape(create_app(environment).test_client())
+    assert value(text, "receiver_store_up") == 0
+    assert "receiver_request_duration_seconds" in text
+
+
+@pytest.mark.slow
+def test_counters_add_up_across_gunicorn_workers(app, environment, tmp_path):
+    environment["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
+    bodies = []
+    for n in range(30):
+        body = payload("e-message-visitor")
+        body["messages"][0]["_id"] = f"metrics{n}"
+        bodies.append(json.dumps(body).encode())
+    with servers.gunicorn(environment, workers=3) as url:
+        for body in bodies:
+            assert servers.post(url, body, TOKEN)[0] == 200
+        metrics_url = url.replace("/webhooks/rocketchat", "/metrics")
+        scrapes = [urllib.request.urlopen(metrics_url).read().decode() for _ in range(6)]
+    for text in scrapes:  # whichever worker answers, it reports all of them
+        assert value(text, "receiver_events_received_total", type="Message", outcome="accepted") == 30
+        assert value(text, "receiver_deliveries_pending", adapter="http") == 30
