@@ -25,6 +25,7 @@ class Accepted:
     event_id: str
     kind: str
     source_type: str | None
+    conversation_id: str | None
     duplicate: bool
 
 
@@ -76,7 +77,7 @@ def admit(conn, new: event_store.NewEvent, adapters) -> Accepted:
     """Store a prepared event, unless an identical one is already stored."""
     created = event_store.insert_event(conn, new, adapters)
     return Accepted(event_id=new.id, kind=new.kind, source_type=new.source_type,
-                    duplicate=not created)
+                    conversation_id=new.conversation_id, duplicate=not created)
 
 
 def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime):

@@ -1,16 +1,69 @@
-"""Logging for the receiver's own processes: one line per record on standard output."""
+"""Structured logs: one JSON object per line on standard output, where platforms collect them.
 
+Lines carry ids (event, conversation, delivery), adapters, outcomes and durations; never
+tokens, secrets, or a contact's name, email or phone.
+"""
+
+import json
 import logging
 import os
 import sys
+import time
+
+from flask import g, request
+
+
+class JsonFormatter(logging.Formatter):
+    """A log record as one JSON line: time, level, logger, message and the record's `fields`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+                    + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
 
 
 def configure_logging() -> None:
-    """Send `receiver.*` logs to stdout at RECEIVER_LOG_LEVEL (INFO), where platforms collect them."""
+    """Send `receiver.*` logs to stdout at RECEIVER_LOG_LEVEL; RECEIVER_LOG_FORMAT=text for plain lines."""
     logger = logging.getLogger("receiver")
     if logger.handlers:
         return
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    if os.environ.get("RECEIVER_LOG_FORMAT", "json") == "text":
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    else:
+        handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
     logger.setLevel(os.environ.get("RECEIVER_LOG_LEVEL", "INFO").upper())
+
+
+def fields(**values) -> dict:
+    """`extra=` for a structured line; None values are left out."""
+    return {"fields": {key: value for key, value in values.items() if value is not None}}
+
+
+requests_log = logging.getLogger("receiver.requests")
+
+
+def init_app(app) -> None:
+    """Log one line per webhook request, once its answer is known."""
+    configure_logging()
+
+    @app.after_request
+    def log_request(response):
+        if request.endpoint == "webhook.receive":
+            started = g.get("started")
+            requests_log.info("webhook", **{"extra": fields(
+                status=response.status_code, outcome=g.get("outcome"),
+                type=g.get("event_type"), event_id=g.get("event_id"),
+                conversation_id=g.get("conversation_id"), bytes=request.content_length,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2) if started else None,
+            )})
+        return response

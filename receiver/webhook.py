@@ -22,6 +22,7 @@ def receive():
                      datetime.now(timezone.utc))
     if isinstance(outcome, Accepted):
         g.event_type, g.outcome = outcome.source_type, "duplicate" if outcome.duplicate else "accepted"
+        g.event_id, g.conversation_id = outcome.event_id, outcome.conversation_id
         # Rocket.Chat stores this body on the room as crmData, so it stays small.
         return jsonify(success=True, id=outcome.event_id, duplicate=outcome.duplicate)
     g.event_type = outcome.source_type

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timezone
 
 from .adapters.base import Delivered, Failed, RetryLater
+from .logs import fields
 from .metrics import DELIVERIES
 from .retry import RetryPolicy
 from .store import deliveries
@@ -20,6 +21,15 @@ IDLE_MIN_SECONDS = 0.05
 IDLE_MAX_SECONDS = 2.0
 RECORD_TRIES = 5
 OUTCOME_NAMES = {Delivered: "delivered", RetryLater: "retry", Failed: "failed"}
+
+
+def headline(outcome) -> str | None:
+    """The reason's head ("HTTP 422"); the rest may quote a CRM's body, which can hold personal data.
+
+    The full reason is kept in the database, for `receiver deliveries show`.
+    """
+    reason = getattr(outcome, "reason", None)
+    return reason.split(": ", 1)[0] if reason else None
 
 
 def utcnow() -> datetime:
@@ -53,9 +63,14 @@ class Worker:
         started = time.monotonic()
         outcome = self.attempt(claim)
         self.record(claim, outcome)
-        DELIVERIES.labels(claim.adapter, OUTCOME_NAMES[type(outcome)]).inc()
-        log.info("delivery %s of %s to %s: %s in %.0f ms", claim.id, claim.event_id,
-                 claim.adapter, type(outcome).__name__, (time.monotonic() - started) * 1000)
+        name = OUTCOME_NAMES[type(outcome)]
+        DELIVERIES.labels(claim.adapter, name).inc()
+        conversation = claim.event.get("conversation") or {}
+        log.info("delivery", extra=fields(
+            delivery_id=claim.id, event_id=claim.event_id, conversation_id=conversation.get("id"),
+            adapter=claim.adapter, outcome=name, attempt=claim.attempts,
+            duration_ms=round((time.monotonic() - started) * 1000, 2),
+            reason=headline(outcome)))
         return True
 
     def attempt(self, claim: deliveries.Claim):

@@ -1,8 +1,8 @@
 """The `log` adapter: one structured line per event, without the contact's personal data."""
 
-import json
 import logging
 
+from ..logs import fields
 from .base import Adapter, Delivered
 
 log = logging.getLogger("receiver.adapters.log")
@@ -13,9 +13,8 @@ class LogAdapter(Adapter):
 
     def deliver(self, event: dict) -> Delivered:
         conversation = event.get("conversation") or {}
-        log.info(json.dumps({
-            "event_id": event["id"], "kind": event["kind"], "test": event["test"],
-            "conversation_id": conversation.get("id"), "occurred_at": event["occurred_at"],
-            "messages": len(event["messages"]),
-        }))
+        log.info("event", extra=fields(
+            event_id=event["id"], kind=event["kind"], test=event["test"],
+            conversation_id=conversation.get("id"), occurred_at=event["occurred_at"],
+            messages=len(event["messages"])))
         return Delivered()

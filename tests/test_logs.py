@@ -1,0 +1,65 @@
+"""Log lines are JSON with ids, outcomes and durations, and never carry secrets or personal data."""
+
+import json
+import logging
+
+import pytest
+
+from receiver.logs import JsonFormatter
+
+from .conftest import OLD_TOKEN, TOKEN, delivering_to, payload
+from .crm import SECRET, Answer
+from .test_worker import drain, worker  # noqa: F401  (the worker fixture)
+
+PERSONAL = ["Maria Silva", "maria@example.com", "+5511999990000", "203.0.113.7",
+            "123.456.789-00", "my order #1234", "Carlos Lima", "carlos@example.com"]
+
+
+@pytest.fixture
+def environment(environment, crm):
+    return delivering_to(environment, crm, timeout="1", lease="5")
+
+
+@pytest.fixture
+def lines(caplog):
+    caplog.set_level(logging.DEBUG, logger="receiver")
+    formatter = JsonFormatter()
+    return lambda: [json.loads(formatter.format(record)) for record in caplog.records]
+
+
+def test_one_json_line_per_request_with_ids(post, lines):
+    event_id = post(payload("e-livechat-session-close")).get_json()["id"]
+    post(payload("e-livechat-session-close"), token="wrong")
+    requests = [line for line in lines() if line["logger"] == "receiver.requests"]
+    assert [line["status"] for line in requests] == [200, 401]
+    first = requests[0]
+    assert first["event_id"] == event_id and first["conversation_id"] == "r7XkPq2mZ4nLb8sT3"
+    assert first["type"] == "LivechatSession" and first["outcome"] == "accepted"
+    assert first["duration_ms"] > 0 and first["time"].endswith("Z")
+
+
+def test_one_json_line_per_delivery_attempt(post, worker, crm, lines):
+    event_id = post(payload("e-message-agent")).get_json()["id"]
+    crm.answer(Answer(503))
+    drain(worker)
+    attempts = [line for line in lines() if line["message"] == "delivery"]
+    assert len(attempts) == 1
+    assert attempts[0] | {"duration_ms": 0} == {
+        **attempts[0], "event_id": event_id, "conversation_id": "r7XkPq2mZ4nLb8sT3",
+        "adapter": "http", "outcome": "retry", "attempt": 1, "duration_ms": 0}
+    assert attempts[0]["reason"] == "HTTP 503"
+
+
+def test_no_secret_or_personal_data_is_logged(post, worker, crm, lines, caplog):
+    for name in ("e-livechat-session-close", "e-offline-message", "e-lead-capture"):
+        post(payload(name))
+    post(payload("e-message-agent"), token=OLD_TOKEN)
+    post({"type": "Message", "_id": "r", "visitor": {"name": "Maria Silva"}})
+    crm.answer(Answer(422, body=b'{"error": "contact maria@example.com is invalid"}'))
+    drain(worker)
+    text = "\n".join(json.dumps(line) for line in lines())
+    assert lines(), "expected log lines to inspect"
+    for secret in (TOKEN, OLD_TOKEN, SECRET, SECRET.removeprefix("whsec_")):
+        assert secret not in text
+    for personal in PERSONAL:
+        assert personal not in text
