@@ -147,6 +147,23 @@ def delivering_to(environment: dict, crm, *, timeout: str, lease: str) -> dict:
     return environment
 
 
+@pytest.fixture
+def worker(app, engine):
+    """A delivery worker for the app's configured adapters."""
+    from receiver.config import EXTENSION as SETTINGS
+    from receiver.worker import build_worker
+
+    return build_worker(app.extensions[SETTINGS], engine)
+
+
+def drain(worker) -> int:
+    """Deliver everything due now; how many deliveries were attempted."""
+    steps = 0
+    while worker.step():
+        steps += 1
+    return steps
+
+
 def count(engine, table: str) -> int:
     with engine.connect() as conn:
         return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()

@@ -7,9 +7,8 @@ import pytest
 
 from receiver.logs import JsonFormatter
 
-from .conftest import OLD_TOKEN, TOKEN, delivering_to, payload
+from .conftest import OLD_TOKEN, TOKEN, delivering_to, drain, payload
 from .crm import SECRET, Answer
-from .test_worker import drain, worker  # noqa: F401  (the worker fixture)
 
 PERSONAL = ["Maria Silva", "maria@example.com", "+5511999990000", "203.0.113.7",
             "123.456.789-00", "my order #1234", "Carlos Lima", "carlos@example.com"]

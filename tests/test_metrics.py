@@ -7,9 +7,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from . import servers
-from .conftest import TOKEN, delivering_to, payload
+from .conftest import TOKEN, delivering_to, drain, payload
 from .crm import Answer
-from .test_worker import drain, worker  # noqa: F401  (the worker fixture)
 
 
 def samples(text: str) -> dict:

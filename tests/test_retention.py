@@ -10,9 +10,8 @@ from receiver import cli
 from receiver.store import deliveries
 from receiver.store.db import transaction
 
-from .conftest import count, delivering_to, payload
+from .conftest import count, delivering_to, drain, payload
 from .crm import Answer
-from .test_worker import drain, worker  # noqa: F401  (the worker fixture)
 
 
 @pytest.fixture

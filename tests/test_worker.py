@@ -15,7 +15,7 @@ from receiver.store import deliveries
 from receiver.store.db import make_engine, transaction
 from receiver.worker import Worker, build_worker
 
-from .conftest import delivering_to, payload
+from .conftest import delivering_to, drain, payload
 from .crm import Answer
 
 T0 = "2025-03-04T12:00:00Z"
@@ -24,19 +24,6 @@ T0 = "2025-03-04T12:00:00Z"
 @pytest.fixture
 def environment(environment, crm):
     return delivering_to(environment, crm, timeout="1", lease="5")
-
-
-@pytest.fixture
-def worker(app, engine):
-    return build_worker(app.extensions[SETTINGS], engine)
-
-
-def drain(worker) -> int:
-    """Deliver everything due now; how many deliveries were attempted."""
-    steps = 0
-    while worker.step():
-        steps += 1
-    return steps
 
 
 def only_delivery(engine):

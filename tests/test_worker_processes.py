@@ -1,6 +1,5 @@
 """Real `receiver worker` processes: polite stops, kills, and several at once."""
 
-import json
 import os
 import signal
 import subprocess
