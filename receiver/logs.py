@@ -54,16 +54,17 @@ requests_log = logging.getLogger("receiver.requests")
 
 def init_app(app) -> None:
     """Log one line per webhook request, once its answer is known."""
+    from .webhook import is_webhook_request, request_outcome, request_seconds
+
     configure_logging()
 
     @app.after_request
     def log_request(response):
-        if request.endpoint == "webhook.receive":
-            started = g.get("started")
-            requests_log.info("webhook", **{"extra": fields(
-                status=response.status_code, outcome=g.get("outcome"),
+        if is_webhook_request():
+            requests_log.info("webhook", extra=fields(
+                status=response.status_code, outcome=request_outcome(response),
                 type=g.get("event_type"), event_id=g.get("event_id"),
                 conversation_id=g.get("conversation_id"), bytes=request.content_length,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2) if started else None,
-            )})
+                duration_ms=round(request_seconds() * 1000, 2),
+            ))
         return response

@@ -7,7 +7,6 @@ scrape time, so they are right whichever process answers and however many worker
 
 import hmac
 import os
-import time
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, g, request
@@ -27,9 +26,6 @@ LATENCY = Histogram("receiver_request_duration_seconds", "Webhook request handli
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 DELIVERIES = Counter("receiver_deliveries", "Delivery attempts, by adapter and outcome",
                      ["adapter", "outcome"])
-
-OUTCOMES = {401: "unauthorized", 400: "bad_body", 413: "too_large", 422: "quarantined",
-            503: "unavailable"}
 
 bp = Blueprint("metrics", __name__)
 
@@ -106,17 +102,14 @@ def metrics():
 
 def init_app(app, token: str | None) -> None:
     """Count and time every webhook request."""
+    from .webhook import is_webhook_request, request_outcome, request_seconds
+
     app.config["RECEIVER_METRICS_TOKEN"] = token
     app.register_blueprint(bp)
 
-    @app.before_request
-    def start_timer():
-        g.started = time.perf_counter()
-
     @app.after_request
     def count_request(response):
-        if request.endpoint == "webhook.receive":
-            LATENCY.observe(time.perf_counter() - g.started)
-            outcome = g.get("outcome") or OUTCOMES.get(response.status_code, str(response.status_code))
-            EVENTS.labels(g.get("event_type") or "", outcome).inc()
+        if is_webhook_request():
+            LATENCY.observe(request_seconds())
+            EVENTS.labels(g.get("event_type") or "", request_outcome(response)).inc()
         return response

@@ -1,5 +1,6 @@
 """The webhook endpoint: verify, parse, store, then answer."""
 
+import time
 from datetime import datetime, timezone
 
 from flask import Blueprint, g, jsonify, request
@@ -11,6 +12,30 @@ from .responses import error_response
 from .store.db import get_engine
 
 bp = Blueprint("webhook", __name__)
+
+# What refused a request, by status; accepted ones say `accepted` or `duplicate` themselves.
+OUTCOMES = {401: "unauthorized", 400: "bad_body", 413: "too_large", 422: "quarantined",
+            503: "unavailable"}
+
+
+def is_webhook_request() -> bool:
+    """Whether the current request reached the webhook endpoint."""
+    return request.endpoint == "webhook.receive"
+
+
+def request_outcome(response) -> str:
+    """How the current webhook request ended, for metrics and logs alike."""
+    return g.get("outcome") or OUTCOMES.get(response.status_code, str(response.status_code))
+
+
+def request_seconds() -> float:
+    """Time spent on the current webhook request so far."""
+    return time.perf_counter() - g.started
+
+
+@bp.before_request
+def start_timer():
+    g.started = time.perf_counter()
 
 
 @bp.post("/webhooks/rocketchat")

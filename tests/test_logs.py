@@ -31,6 +31,7 @@ def test_one_json_line_per_request_with_ids(post, lines):
     post(payload("e-livechat-session-close"), token="wrong")
     requests = [line for line in lines() if line["logger"] == "receiver.requests"]
     assert [line["status"] for line in requests] == [200, 401]
+    assert [line["outcome"] for line in requests] == ["accepted", "unauthorized"]
     first = requests[0]
     assert first["event_id"] == event_id and first["conversation_id"] == "r7XkPq2mZ4nLb8sT3"
     assert first["type"] == "LivechatSession" and first["outcome"] == "accepted"
