@@ -39,25 +39,30 @@ class Age(click.ParamType):
 @with_appcontext
 def prune(older_than, include_dead, prune_quarantine, held_too, redact_raw_after):
     """Delete finished events (and optionally redact raw bodies); safe while running."""
-    cutoff, engine, total = now() - older_than, get_engine(), 0
-    # Small batches, one transaction each: web and worker processes never wait long.
-    while True:
-        with transaction(engine) as conn:
-            pruned = retention.prune_events(conn, cutoff, keep_dead=not include_dead)
-        total += pruned
-        if not pruned:
-            break
+    cutoff, engine = now() - older_than, get_engine()
+    total = _in_batches(engine, lambda conn: retention.prune_events(
+        conn, cutoff, keep_dead=not include_dead))
     click.echo(f"pruned {total} event(s) received before {cutoff:%Y-%m-%d %H:%M} UTC")
     if prune_quarantine:
         with transaction(engine) as conn:
             removed = retention.prune_quarantine(conn, cutoff, held_too=held_too)
         click.echo(f"deleted {removed} quarantine row(s)")
     if redact_raw_after is not None:
-        redacted, redact_before = 0, now() - redact_raw_after
-        while True:
-            with transaction(engine) as conn:
-                batch = retention.redact_raw(conn, redact_before, now())
-            redacted += batch
-            if not batch:
-                break
+        redact_before = now() - redact_raw_after
+        redacted = _in_batches(engine, lambda conn: retention.redact_raw(
+            conn, redact_before, now()))
         click.echo(f"redacted the raw body of {redacted} event(s)")
+
+
+def _in_batches(engine, batch) -> int:
+    """Run `batch` in its own short transaction until it does nothing; how much it did.
+
+    Small transactions keep web and worker processes from waiting on the prune.
+    """
+    total = 0
+    while True:
+        with transaction(engine) as conn:
+            done = batch(conn)
+        if not done:
+            return total
+        total += done

@@ -41,11 +41,8 @@ def prune_quarantine(conn, older_than: datetime, *, held_too: bool = False) -> i
 
 
 def redact_raw(conn, older_than: datetime, now: datetime, *, batch: int = BATCH) -> int:
-    """Drop the raw bodies of fully delivered events; the normalized record stays."""
-    seqs = select(events.c.seq).where(
-        events.c.raw.is_not(None), events.c.received_at < older_than,
-        ~exists().where(deliveries.c.event_seq == events.c.seq,
-                        deliveries.c.state.in_([PENDING, DEAD])),
-    ).limit(batch).scalar_subquery()
+    """Drop the raw bodies of one batch of fully delivered events; the normalized record stays."""
+    seqs = _finished(older_than, keep_dead=True).where(events.c.raw.is_not(None)) \
+        .limit(batch).scalar_subquery()
     return conn.execute(update(events).where(events.c.seq.in_(seqs))
                         .values(raw=None, redacted_at=now)).rowcount
