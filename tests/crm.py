@@ -90,13 +90,16 @@ class FakeCrm:
                 # Recorded before answering, so a client that has its answer sees the record.
                 with crm.lock:
                     crm.received.append(record)
+                # 204 and 304 carry no body; one sent anyway would be read as the start of
+                # the next answer on this kept-alive connection.
+                body = b"" if answer.status in (204, 304) else answer.body
                 try:
                     self.send_response(answer.status)
                     for key, value in answer.headers.items():
                         self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(answer.body)))
+                    self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(answer.body)
+                    self.wfile.write(body)
                 except OSError:
                     record["status"] = 599  # the client had given up
 
