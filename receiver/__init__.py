@@ -7,7 +7,7 @@ from flask import Flask
 
 def create_app(test_config=None):
     """Build the app from the environment, or from `test_config` (a mapping of the same variables)."""
-    from . import config, health, logs, metrics, responses, webhook
+    from . import config, health, logs, metrics, responses, webhook, writeback
     from .adapters import registry
     from .store import db
 
@@ -16,6 +16,7 @@ def create_app(test_config=None):
     settings = config.load_settings(environ, instance_path=app.instance_path)
     registry.check_names(settings.adapters)
     app.extensions[config.EXTENSION] = settings
+    app.extensions[writeback.EXTENSION] = writeback.enabled(settings.adapters)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     db.init_app(app, settings)
     responses.init_app(app)

@@ -1,7 +1,8 @@
 """Reads and checks the receiver's settings from the environment, once."""
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MIB = 1024 * 1024
@@ -27,13 +28,16 @@ class Settings:
     retry_horizon_seconds: float = 3 * 24 * 3600.0
     store_timeout_seconds: float = 3.0
     metrics_token: str | None = None
+    # The whole environment, for adapters that read their own variables (RECEIVER_HUBSPOT_...).
+    environ: Mapping = field(default_factory=dict, repr=False, compare=False)
 
 
 def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
-def _number(environ, name: str, default: float, kind=float) -> float:
+def read_number(environ, name: str, default: float, kind=float) -> float:
+    """A positive number from `environ[name]`, or `default` when unset."""
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -44,6 +48,27 @@ def _number(environ, name: str, default: float, kind=float) -> float:
     if value <= 0:
         raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
     return value
+
+
+def read_flag(environ, name: str) -> bool:
+    """A yes/no setting: 1, true, yes or on mean yes; unset means no."""
+    raw = (environ.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {environ.get(name)!r}")
+
+
+def read_mapping(environ, name: str) -> dict[str, str]:
+    """`a=b,c=d` pairs from `environ[name]`, as a dict; unset means empty."""
+    pairs = {}
+    for part in _split(environ.get(name)):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{name} must be comma-separated source=target pairs, got {part!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs
 
 
 def normalize_database_url(url: str) -> str:
@@ -79,12 +104,13 @@ def load_settings(environ=None, *, instance_path: str = "instance") -> Settings:
         jsonl_path=environ.get("RECEIVER_JSONL_PATH") or None,
         http_url=environ.get("RECEIVER_HTTP_URL") or None,
         http_secret=environ.get("RECEIVER_HTTP_SECRET") or None,
-        http_timeout=_number(environ, "RECEIVER_HTTP_TIMEOUT", 10.0),
-        max_body_bytes=int(_number(environ, "RECEIVER_MAX_BODY_BYTES", 10 * MIB, int)),
-        lease_seconds=_number(environ, "RECEIVER_LEASE_SECONDS", 30.0),
-        retry_horizon_seconds=_number(environ, "RECEIVER_RETRY_HORIZON_SECONDS", 3 * 24 * 3600.0),
-        store_timeout_seconds=_number(environ, "RECEIVER_STORE_TIMEOUT_SECONDS", 3.0),
+        http_timeout=read_number(environ, "RECEIVER_HTTP_TIMEOUT", 10.0),
+        max_body_bytes=int(read_number(environ, "RECEIVER_MAX_BODY_BYTES", 10 * MIB, int)),
+        lease_seconds=read_number(environ, "RECEIVER_LEASE_SECONDS", 30.0),
+        retry_horizon_seconds=read_number(environ, "RECEIVER_RETRY_HORIZON_SECONDS", 3 * 24 * 3600.0),
+        store_timeout_seconds=read_number(environ, "RECEIVER_STORE_TIMEOUT_SECONDS", 3.0),
         metrics_token=environ.get("RECEIVER_METRICS_TOKEN") or None,
+        environ=dict(environ),
     )
     check_adapter_settings(settings)
     return settings
@@ -102,6 +128,22 @@ def _check_signing_secret(secret: str) -> None:
         ) from None
 
 
+def _hubspot_settings(environ):
+    from .adapters.hubspot.settings import HubSpotSettings
+
+    return HubSpotSettings.from_environ(environ)
+
+
+def _zoho_settings(environ):
+    from .adapters.zoho.settings import ZohoSettings
+
+    return ZohoSettings.from_environ(environ)
+
+
+# Built-in adapters whose own settings are checked at start-up, before any delivery.
+ADAPTER_SETTINGS = {"hubspot": _hubspot_settings, "zoho": _zoho_settings}
+
+
 def check_adapter_settings(settings: Settings) -> None:
     """Refuse adapter choices whose required settings are missing."""
     if "jsonl" in settings.adapters and not settings.jsonl_path:
@@ -110,12 +152,15 @@ def check_adapter_settings(settings: Settings) -> None:
         raise ConfigError("RECEIVER_HTTP_URL is required when RECEIVER_ADAPTERS includes http")
     if settings.http_secret:
         _check_signing_secret(settings.http_secret)
+    for name in settings.adapters:
+        loader = ADAPTER_SETTINGS.get(name)
+        if loader:
+            loader(settings.environ)  # raises ConfigError naming the missing variable
     if settings.lease_seconds <= settings.http_timeout:
         raise ConfigError(
             "RECEIVER_LEASE_SECONDS must be longer than RECEIVER_HTTP_TIMEOUT, or a slow "
             "delivery could be taken over while still running"
         )
-
 
 
 EXTENSION = "receiver.settings"

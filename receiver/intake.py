@@ -2,12 +2,13 @@
 
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .dedup import dedup_key, event_id
 from .schemas import ValidationError, parse_event
 from .store import events as event_store
+from .store import links
 from .store import quarantine
 from .store.db import transaction
 
@@ -27,6 +28,7 @@ class Accepted:
     source_type: str | None
     conversation_id: str | None
     duplicate: bool
+    references: dict = field(default_factory=dict)  # CRM record ids known, by adapter
 
 
 @dataclass(frozen=True)
@@ -80,18 +82,26 @@ def admit(conn, new: event_store.NewEvent, adapters) -> Accepted:
                     conversation_id=new.conversation_id, duplicate=not created)
 
 
-def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime):
-    """Validate and durably store one webhook body; Accepted or Quarantined."""
+def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime, *,
+           write_back: bool = False):
+    """Validate and durably store one webhook body; Accepted or Quarantined.
+
+    With `write_back`, an accepted conversation event also carries the CRM record ids
+    already known for its conversation, read in the same transaction.
+    """
     body = read_body(raw)
     event, errors = validate(body)
     source_type = body.get("type") if isinstance(body.get("type"), str) else None
     new = prepare(body, raw, event, now) if errors is None else None
-    # Both branches store with a single statement on PostgreSQL.
+    # Both branches store with a single statement on PostgreSQL (the read after it commits).
     with transaction(engine, one_statement=True) as conn:
         if errors is not None:
             held_id = quarantine.hold(conn, raw, source_type, errors, now)
             return Quarantined(held_id=held_id, source_type=source_type, errors=errors)
-        return admit(conn, new, adapters)
+        accepted = admit(conn, new, adapters)
+        if write_back and accepted.conversation_id:
+            accepted = replace(accepted, references=links.known(conn, accepted.conversation_id))
+        return accepted
 
 
 def replay_held(engine, held_id: int, adapters: tuple[str, ...], now: datetime):

@@ -3,13 +3,15 @@
 import time
 from datetime import datetime, timezone
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from .auth import TOKEN_HEADER, TokenMismatch, check_token
 from .config import get_settings
 from .intake import Accepted, BadBody, accept
 from .responses import error_response
 from .store.db import get_engine
+from .writeback import EXTENSION as WRITE_BACK
+from .writeback import fitting
 
 bp = Blueprint("webhook", __name__)
 
@@ -44,12 +46,15 @@ def receive():
     settings = get_settings()
     check_token(request.headers.get(TOKEN_HEADER), settings.tokens)
     outcome = accept(get_engine(), request.get_data(cache=False), settings.adapters,
-                     datetime.now(timezone.utc))
+                     datetime.now(timezone.utc), write_back=current_app.extensions[WRITE_BACK])
     if isinstance(outcome, Accepted):
         g.event_type, g.outcome = outcome.source_type, "duplicate" if outcome.duplicate else "accepted"
         g.event_id, g.conversation_id = outcome.event_id, outcome.conversation_id
         # Rocket.Chat stores this body on the room as crmData, so it stays small.
-        return jsonify(success=True, id=outcome.event_id, duplicate=outcome.duplicate)
+        answer = {"success": True, "id": outcome.event_id, "duplicate": outcome.duplicate}
+        if outcome.references:
+            answer["crm"] = fitting(outcome.references)
+        return jsonify(answer)
     g.event_type = outcome.source_type
     return error_response(
         422, f"the {outcome.source_type or 'untyped'} payload failed validation; "

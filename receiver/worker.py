@@ -12,7 +12,7 @@ from .adapters.base import Delivered, Failed, RetryLater
 from .logs import fields
 from .metrics import DELIVERIES
 from .retry import RetryPolicy
-from .store import deliveries
+from .store import deliveries, links
 from .store.db import StoreUnavailable, transaction
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,9 @@ class Worker:
         """Store the outcome, retrying briefly if the database is unavailable."""
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                with transaction(self.engine, one_statement=True) as conn:
+                # Record ids are written with the outcome, so they need a real transaction.
+                one_statement = not getattr(outcome, "references", None)
+                with transaction(self.engine, one_statement=one_statement) as conn:
                     if not self.apply(conn, claim, outcome):
                         log.warning("lease on delivery %s was taken over; outcome dropped",
                                     claim.id)
@@ -99,7 +101,11 @@ class Worker:
     def apply(self, conn, claim: deliveries.Claim, outcome) -> bool:
         now = utcnow()
         if isinstance(outcome, Delivered):
-            return deliveries.mark_delivered(conn, claim, self.name, now)
+            finished = deliveries.mark_delivered(conn, claim, self.name, now)
+            conversation_id = (claim.event.get("conversation") or {}).get("id")
+            if finished and outcome.references and conversation_id:
+                links.remember(conn, conversation_id, claim.adapter, outcome.references, now)
+            return finished
         if isinstance(outcome, Failed):
             return deliveries.mark_dead(conn, claim, self.name, now, outcome.reason)
         due = self.policy.next_due(claim.attempts, now, claim.retries_since, outcome.delay)

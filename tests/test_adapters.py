@@ -8,7 +8,8 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from receiver.adapters import Delivered, Failed, RetryLater, registry
-from receiver.adapters.http import HttpAdapter, retry_after_seconds
+from receiver.adapters.api import retry_after_seconds
+from receiver.adapters.http import HttpAdapter
 from receiver.adapters.jsonl import JsonlAdapter
 from receiver.adapters.log import LogAdapter
 from receiver.config import ConfigError, load_settings

@@ -1,28 +1,13 @@
 """The `http` adapter: POSTs each normalized event, signed per the Standard Webhooks spec."""
 
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
 import requests
 from standardwebhooks.webhooks import Webhook
 
 from ..jsontext import dump_json
+from .api import RETRIED_STATUSES, retry_after_seconds
 from .base import Adapter, Delivered, Failed, RetryLater
-
-RETRIED_STATUSES = {408, 425, 429}
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """The delay a `Retry-After` header asks for, in seconds or as an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 def outcome_for(response: requests.Response, now: datetime):

@@ -42,3 +42,15 @@ def build(names, settings) -> tuple[dict, dict]:
             broken[name] = f"{type(error).__name__}: {error}"
             log.error("adapter %s could not be loaded: %s", name, broken[name])
     return adapters, broken
+
+
+def adapter_classes(names) -> dict:
+    """The classes of the named adapters that load; broken ones are left out silently here,
+    as the worker reports them."""
+    known, classes = installed(), {}
+    for name in names:
+        try:
+            classes[name] = known[name].load()
+        except Exception:  # a plugin may fail in any way; the worker names the error
+            continue
+    return classes

@@ -87,3 +87,14 @@ quarantine = Table(
     Column("event_id", String(40)),
     Index(None, "state", "id"),
 )
+
+# The CRM record ids each adapter reported for a conversation, merged over its deliveries;
+# the webhook's 200 answer carries them so Rocket.Chat keeps them on the room as crmData.
+crm_links = Table(
+    "crm_links", metadata,
+    Column("conversation_id", String(200), primary_key=True),
+    Column("adapter", String(64), primary_key=True),
+    Column("refs", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "updated_at"),
+)

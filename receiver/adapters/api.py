@@ -1,0 +1,135 @@
+"""What adapters that call a CRM's REST API share: one time budget per delivery, errors as outcomes."""
+
+import logging
+import time
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+import requests
+
+from .base import Adapter, Delivered, Failed, RetryLater
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "rocketchat-crm-receiver"
+REQUEST_TIMEOUT_SECONDS = 10.0
+RETRIED_STATUSES = {408, 425, 429}
+
+
+class ApiError(Exception):
+    """A CRM call that did not succeed; the subclass says whether retrying can help."""
+
+    def __init__(self, reason: str, delay: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+class Transient(ApiError):
+    """Worth retrying: the CRM is down, slow or rate limiting; `delay` is what it asked for."""
+
+
+class Permanent(ApiError):
+    """Retrying the same event cannot succeed: bad credentials, or the CRM refuses the data."""
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """The delay a `Retry-After` header asks for, in seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def json_of(response: requests.Response) -> dict:
+    """The response's JSON object, or an empty dict when it has none (an HTML error page)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {"data": body}
+
+
+def error_for(response: requests.Response, service: str, *, message: str, credentials: str,
+              delay: float | None = None) -> ApiError:
+    """The error a non-2xx answer means: 401/403 name the setting, 408/429/5xx are retried."""
+    status = response.status_code
+    if status in (401, 403):
+        return Permanent(f"{service} HTTP {status} (check {credentials}): {message}")
+    if status in RETRIED_STATUSES or status >= 500:
+        return Transient(f"{service} HTTP {status}: {message}", delay)
+    return Permanent(f"{service} HTTP {status}: {message}")
+
+
+class ApiSession:
+    """A kept-alive HTTP session whose calls share one time budget per delivery.
+
+    The budget keeps a delivery of several calls shorter than the worker's lease, so a
+    slow CRM cannot make two workers deliver the same event at once.
+    """
+
+    def __init__(self, service: str, budget_seconds: float):
+        self.service = service
+        self.budget_seconds = budget_seconds
+        self.deadline = time.monotonic() + budget_seconds
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def start(self) -> None:
+        """Begin a new delivery's budget."""
+        self.deadline = time.monotonic() + self.budget_seconds
+
+    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+        remaining = self.deadline - time.monotonic()
+        if remaining < 0.5:
+            raise Transient(f"{self.service} calls took longer than the "
+                            f"{self.budget_seconds:.0f} s a delivery may take")
+        try:
+            return self.session.request(method, url, timeout=min(REQUEST_TIMEOUT_SECONDS, remaining),
+                                        **kwargs)
+        except requests.Timeout:
+            raise Transient(f"{self.service} did not answer {method} {url} in time") from None
+        except requests.RequestException as error:
+            raise Transient(f"cannot reach {self.service}: {type(error).__name__}") from None
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class ApiAdapter(Adapter):
+    """Base for CRM adapters: skips test events unless asked, turns API errors into outcomes.
+
+    Subclasses set `self.api` (an ApiSession) and `self.include_test`, and implement
+    `write(event) -> Delivered`, raising Transient or Permanent when the CRM says no.
+    """
+
+    writes_back = True  # its Delivered outcomes carry CRM record ids worth answering with
+    include_test = False
+    test_setting = "the adapter's INCLUDE_TEST setting"
+
+    def deliver(self, event: dict):
+        if event.get("test") and not self.include_test:
+            return Delivered(detail=f"test event not sent (set {self.test_setting} to send it)")
+        self.api.start()
+        try:
+            return self.write(event)
+        except Transient as error:
+            return RetryLater(error.reason, error.delay)
+        except Permanent as error:
+            return Failed(error.reason)
+
+    def write(self, event: dict) -> Delivered:
+        raise NotImplementedError
+
+    @staticmethod
+    def lease_budget(settings) -> float:
+        """Half the lease: enough for a handful of calls, never long enough to lose the claim."""
+        return settings.lease_seconds / 2
+
+    def close(self) -> None:
+        self.api.close()

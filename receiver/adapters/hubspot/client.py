@@ -1,0 +1,132 @@
+"""Calls to HubSpot's CRM REST API (v3 objects, v4 associations), reading its errors and limits."""
+
+import re
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from ..api import ApiSession, Permanent, error_for, json_of, retry_after_seconds
+
+CONTACTS = "/crm/v3/objects/contacts"
+NOTES = "/crm/v3/objects/notes"
+NOTE_TO_CONTACT = 202  # HubSpot-defined association type id: note to contact
+BATCH_READ_SIZE = 100
+CREDENTIALS = "RECEIVER_HUBSPOT_TOKEN and the private app's scopes"
+EXISTING_ID = re.compile(r"Existing ID: (\d+)")
+
+
+class NotFound(Exception):
+    """HubSpot has no such record (deleted, or merged into another)."""
+
+
+def rate_limit_delay(response) -> float | None:
+    """How long a 429 asks to wait: Retry-After, else the window of the limit that was hit."""
+    headers = response.headers
+    delay = retry_after_seconds(headers.get("Retry-After"), datetime.now(timezone.utc))
+    if delay is not None:
+        return delay
+    if json_of(response).get("policyName") == "DAILY" or \
+            headers.get("X-HubSpot-RateLimit-Daily-Remaining") == "0":
+        return 3600.0  # the daily allowance resets at the account's midnight; look again hourly
+    interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "")
+    return int(interval) / 1000 if interval.isdigit() else None
+
+
+class HubSpotClient:
+    """The handful of HubSpot calls the adapter makes; every failure raises an ApiError."""
+
+    def __init__(self, api: ApiSession, api_url: str, token: str):
+        self.api = api
+        self.base = api_url
+        api.session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        response = self.api.request(method, self.base + path, **kwargs)
+        if 200 <= response.status_code < 300:
+            return json_of(response)
+        if response.status_code == 404:
+            raise NotFound(path)
+        raise self.error(response)
+
+    def error(self, response):
+        body = json_of(response)
+        message = body.get("message") or response.text[:300] or "no message"
+        if body.get("category"):
+            message = f"{body['category']}: {message}"
+        delay = rate_limit_delay(response) if response.status_code == 429 else \
+            retry_after_seconds(response.headers.get("Retry-After"), datetime.now(timezone.utc))
+        return error_for(response, "HubSpot", message=message, credentials=CREDENTIALS, delay=delay)
+
+    def contact_by(self, property_name: str, value: str) -> str | None:
+        """The id of the contact whose unique property holds `value` (a consistent read)."""
+        try:
+            found = self.call("GET", f"{CONTACTS}/{quote(value, safe='')}",
+                              params={"idProperty": property_name, "properties": property_name})
+        except NotFound:
+            return None
+        return found["id"]
+
+    def search_contact(self, property_name: str, value: str) -> str | None:
+        """The first contact whose property equals `value`, per HubSpot's search index."""
+        found = self.call("POST", f"{CONTACTS}/search", json={
+            "filterGroups": [{"filters": [
+                {"propertyName": property_name, "operator": "EQ", "value": value}]}],
+            "properties": [property_name], "limit": 1,
+        })
+        results = found.get("results") or []
+        return results[0]["id"] if results else None
+
+    def create_contact(self, properties: dict) -> str:
+        """Create a contact; if a unique property already belongs to one, that one's id."""
+        response = self.api.request("POST", self.base + CONTACTS, json={"properties": properties})
+        if response.status_code == 409:
+            existing = EXISTING_ID.search(json_of(response).get("message", ""))
+            if existing:
+                return existing.group(1)
+        if not 200 <= response.status_code < 300:
+            raise self.error(response)
+        return json_of(response)["id"]
+
+    def update_contact(self, contact_id: str, properties: dict) -> None:
+        self.call("PATCH", f"{CONTACTS}/{contact_id}", json={"properties": properties})
+
+    def note_bodies(self, contact_id: str) -> dict[str, str]:
+        """The body of every note associated with the contact, by note id."""
+        note_ids, after = [], None
+        while True:
+            params = {"limit": 500, **({"after": after} if after else {})}
+            page = self.call("GET", f"/crm/v4/objects/contacts/{contact_id}/associations/notes",
+                             params=params)
+            note_ids += [str(item["toObjectId"]) for item in page.get("results") or []]
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+        bodies = {}
+        for start in range(0, len(note_ids), BATCH_READ_SIZE):
+            batch = note_ids[start:start + BATCH_READ_SIZE]
+            found = self.call("POST", f"{NOTES}/batch/read", json={
+                "properties": ["hs_note_body"], "inputs": [{"id": i} for i in batch]})
+            for note in found.get("results") or []:
+                bodies[note["id"]] = (note.get("properties") or {}).get("hs_note_body") or ""
+        return bodies
+
+    def create_note(self, contact_id: str, properties: dict) -> str:
+        created = self.call("POST", NOTES, json={"properties": properties, "associations": [{
+            "to": {"id": contact_id},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                       "associationTypeId": NOTE_TO_CONTACT}],
+        }]})
+        return created["id"]
+
+    def update_note(self, note_id: str, properties: dict) -> None:
+        self.call("PATCH", f"{NOTES}/{note_id}", json={"properties": properties})
+
+    def contact_property(self, name: str) -> dict:
+        """The definition of a contact property; Permanent naming the fix if it is missing."""
+        try:
+            return self.call("GET", f"/crm/v3/properties/contacts/{quote(name, safe='')}")
+        except NotFound:
+            raise Permanent(
+                f"HubSpot has no contact property {name!r}: create it (Settings > Properties > "
+                f"Contact properties, single-line text, unique values) or set "
+                f"RECEIVER_HUBSPOT_TOKEN_PROPERTY to the one that holds the visitor token"
+            ) from None

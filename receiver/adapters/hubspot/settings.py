@@ -1,0 +1,37 @@
+"""The `hubspot` adapter's settings, read from RECEIVER_HUBSPOT_* variables."""
+
+from dataclasses import dataclass, field
+
+from ...config import ConfigError, read_flag, read_mapping
+
+DEFAULT_API_URL = "https://api.hubapi.com"
+DEFAULT_TOKEN_PROPERTY = "rocketchat_visitor_token"
+
+
+@dataclass(frozen=True)
+class HubSpotSettings:
+    """Where HubSpot is, how to sign in, and which contact properties the receiver writes."""
+
+    token: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    token_property: str = DEFAULT_TOKEN_PROPERTY
+    custom_fields: dict = field(default_factory=dict)
+    include_test: bool = False
+
+    @classmethod
+    def from_environ(cls, environ) -> "HubSpotSettings":
+        token = (environ.get("RECEIVER_HUBSPOT_TOKEN") or "").strip()
+        if not token:
+            raise ConfigError(
+                "RECEIVER_HUBSPOT_TOKEN is required when RECEIVER_ADAPTERS includes hubspot: "
+                "create a private app in HubSpot (Settings > Integrations > Private Apps) with "
+                "the crm.objects.contacts.read and crm.objects.contacts.write scopes and paste "
+                "its access token"
+            )
+        return cls(
+            token=token,
+            api_url=(environ.get("RECEIVER_HUBSPOT_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            token_property=environ.get("RECEIVER_HUBSPOT_TOKEN_PROPERTY") or DEFAULT_TOKEN_PROPERTY,
+            custom_fields=read_mapping(environ, "RECEIVER_HUBSPOT_CUSTOM_FIELDS"),
+            include_test=read_flag(environ, "RECEIVER_HUBSPOT_INCLUDE_TEST"),
+        )

@@ -1,0 +1,108 @@
+"""Calls to the Zoho CRM REST API (v8): upsert records, read and write their notes."""
+
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from ..api import ApiSession, Permanent, error_for, json_of, retry_after_seconds
+from .auth import AccessTokens
+
+API_PATH = "/crm/v8"
+DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
+CREDENTIALS = "RECEIVER_ZOHO_REFRESH_TOKEN and its scope ZohoCRM.modules.ALL"
+THROTTLED_DELAY = 60.0  # Zoho's 429 carries no Retry-After; its limits are per minute or day
+EXPIRED_TOKEN_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE"}
+
+
+def first_result(body: dict) -> dict:
+    """The per-record result of a write: Zoho answers a list, one entry per record sent."""
+    results = body.get("data") or [{}]
+    return results[0] if isinstance(results, list) else {}
+
+
+def record_error(result: dict) -> Permanent:
+    details = result.get("details") or {}
+    field = details.get("api_name")
+    return Permanent(f"Zoho CRM refused the record: {result.get('code')}: "
+                     f"{result.get('message')}" + (f" (field {field})" if field else ""))
+
+
+class ZohoClient:
+    """The handful of Zoho CRM calls the adapter makes; every failure raises an ApiError."""
+
+    def __init__(self, api: ApiSession, tokens: AccessTokens, api_url: str | None):
+        self.api = api
+        self.tokens = tokens
+        self.api_url = api_url
+
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        for attempt in (1, 2):
+            token = self.tokens.current()
+            base = self.api_url or self.tokens.api_domain or DEFAULT_API_DOMAIN
+            response = self.api.request(method, base + API_PATH + path,
+                                        headers={"Authorization": f"Zoho-oauthtoken {token}"},
+                                        **kwargs)
+            code = json_of(response).get("code")
+            if response.status_code == 401 and code in EXPIRED_TOKEN_CODES and attempt == 1:
+                self.tokens.invalidate()  # expired or revoked early: renew once and try again
+                continue
+            break
+        if 200 <= response.status_code < 300:
+            return json_of(response)  # 204 (nothing found) reads as {}
+        raise self.error(response)
+
+    def error(self, response):
+        body = json_of(response)
+        result = body if body.get("code") else first_result(body)
+        message = f"{result.get('code')}: {result.get('message')}" if result.get("code") \
+            else response.text[:300] or "no message"
+        delay = retry_after_seconds(response.headers.get("Retry-After"), datetime.now(timezone.utc))
+        if response.status_code == 429 and delay is None:
+            delay = THROTTLED_DELAY
+        return error_for(response, "Zoho CRM", message=message, credentials=CREDENTIALS,
+                         delay=delay)
+
+    def written_id(self, body: dict) -> str:
+        result = first_result(body)
+        if result.get("status") != "success":
+            raise record_error(result)
+        return str(result["details"]["id"])
+
+    def upsert(self, module: str, record: dict, duplicate_check_fields: list[str]) -> str:
+        """Insert the record, or update the one that matches on the duplicate-check fields."""
+        body = {"data": [record], "trigger": []}
+        if duplicate_check_fields:
+            body["duplicate_check_fields"] = duplicate_check_fields
+        return self.written_id(self.call("POST", f"/{module}/upsert", json=body))
+
+    def update(self, module: str, record_id: str, record: dict) -> None:
+        self.written_id(self.call("PUT", f"/{module}/{record_id}",
+                                  json={"data": [record], "trigger": []}))
+
+    def find_by_phone(self, module: str, phone: str) -> str | None:
+        found = self.call("GET", f"/{module}/search", params={"phone": phone, "per_page": 1})
+        records = found.get("data") or []
+        return str(records[0]["id"]) if records else None
+
+    def notes(self, module: str, record_id: str) -> dict[str, str]:
+        """The content of every note on the record, by note id."""
+        contents, page = {}, 1
+        while True:
+            found = self.call("GET", f"/{module}/{record_id}/Notes", params={
+                "fields": "Note_Title,Note_Content", "per_page": 200, "page": page})
+            for note in found.get("data") or []:
+                contents[str(note["id"])] = note.get("Note_Content") or ""
+            if not (found.get("info") or {}).get("more_records"):
+                return contents
+            page += 1
+
+    def add_note(self, module: str, record_id: str, title: str, content: str) -> str:
+        return self.written_id(self.call("POST", f"/{module}/{record_id}/Notes", json={
+            "data": [{"Note_Title": title, "Note_Content": content}]}))
+
+    def update_note(self, note_id: str, title: str, content: str) -> None:
+        self.written_id(self.call("PUT", f"/Notes/{quote(note_id, safe='')}", json={
+            "data": [{"Note_Title": title, "Note_Content": content}]}))
+
+    def probe(self, module: str) -> None:
+        """Read one record of the module: proves the token, the scope and the domain."""
+        self.call("GET", f"/{module}", params={"fields": "Last_Name", "per_page": 1})

@@ -1,0 +1,63 @@
+"""The `zoho` adapter's settings, read from RECEIVER_ZOHO_* variables."""
+
+from dataclasses import dataclass, field
+
+from ...config import ConfigError, read_flag, read_mapping
+
+# Zoho keeps each account in one data center, with its own sign-in and API hosts.
+DATA_CENTERS = {
+    "us": ("https://accounts.zoho.com", "https://www.zohoapis.com"),
+    "eu": ("https://accounts.zoho.eu", "https://www.zohoapis.eu"),
+    "in": ("https://accounts.zoho.in", "https://www.zohoapis.in"),
+    "au": ("https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
+    "jp": ("https://accounts.zoho.jp", "https://www.zohoapis.jp"),
+    "ca": ("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
+    "cn": ("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
+    "sa": ("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+}
+MODULES = ("Contacts", "Leads")
+REQUIRED = ("RECEIVER_ZOHO_CLIENT_ID", "RECEIVER_ZOHO_CLIENT_SECRET", "RECEIVER_ZOHO_REFRESH_TOKEN")
+
+
+@dataclass(frozen=True)
+class ZohoSettings:
+    """The OAuth client and refresh token, the data center, and where records go."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    accounts_url: str = DATA_CENTERS["us"][0]
+    api_url: str | None = None  # None: the api_domain Zoho returns with each access token
+    module: str = "Contacts"
+    token_field: str | None = None
+    custom_fields: dict = field(default_factory=dict)
+    include_test: bool = False
+
+    @classmethod
+    def from_environ(cls, environ) -> "ZohoSettings":
+        missing = [name for name in REQUIRED if not (environ.get(name) or "").strip()]
+        if missing:
+            raise ConfigError(
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required when "
+                "RECEIVER_ADAPTERS includes zoho: register a Self Client in the Zoho API "
+                "console and generate a refresh token with the ZohoCRM.modules.ALL scope"
+            )
+        center = (environ.get("RECEIVER_ZOHO_DATA_CENTER") or "us").strip().lower()
+        if center not in DATA_CENTERS:
+            raise ConfigError(f"RECEIVER_ZOHO_DATA_CENTER must be one of "
+                              f"{', '.join(DATA_CENTERS)}, got {center!r}")
+        module = (environ.get("RECEIVER_ZOHO_MODULE") or "Contacts").strip()
+        if module not in MODULES:
+            raise ConfigError(f"RECEIVER_ZOHO_MODULE must be Contacts or Leads, got {module!r}")
+        accounts_url, _ = DATA_CENTERS[center]
+        return cls(
+            client_id=environ["RECEIVER_ZOHO_CLIENT_ID"].strip(),
+            client_secret=environ["RECEIVER_ZOHO_CLIENT_SECRET"].strip(),
+            refresh_token=environ["RECEIVER_ZOHO_REFRESH_TOKEN"].strip(),
+            accounts_url=(environ.get("RECEIVER_ZOHO_ACCOUNTS_URL") or accounts_url).rstrip("/"),
+            api_url=(environ.get("RECEIVER_ZOHO_API_URL") or "").rstrip("/") or None,
+            module=module,
+            token_field=(environ.get("RECEIVER_ZOHO_VISITOR_TOKEN_FIELD") or "").strip() or None,
+            custom_fields=read_mapping(environ, "RECEIVER_ZOHO_CUSTOM_FIELDS"),
+            include_test=read_flag(environ, "RECEIVER_ZOHO_INCLUDE_TEST"),
+        )

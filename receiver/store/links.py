@@ -1,0 +1,31 @@
+"""CRM record ids per conversation and adapter: remembered after delivery, read when answering."""
+
+import json
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from .dialect import upsert
+from .tables import crm_links
+
+
+def remember(conn, conversation_id: str, adapter: str, references: dict, now: datetime) -> None:
+    """Merge `references` into what the adapter reported for the conversation before."""
+    known = conn.execute(select(crm_links.c.refs).where(
+        crm_links.c.conversation_id == conversation_id, crm_links.c.adapter == adapter)).scalar()
+    merged = {**(json.loads(known) if known else {}), **references}
+    values = {"refs": json.dumps(merged, sort_keys=True, separators=(",", ":")), "updated_at": now}
+    conn.execute(upsert(conn, crm_links, {"conversation_id": conversation_id, "adapter": adapter},
+                        values))
+
+
+def known(conn, conversation_id: str) -> dict[str, dict]:
+    """Each adapter's record ids for the conversation, by adapter name."""
+    rows = conn.execute(select(crm_links.c.adapter, crm_links.c.refs).where(
+        crm_links.c.conversation_id == conversation_id).order_by(crm_links.c.adapter))
+    return {row.adapter: json.loads(row.refs) for row in rows}
+
+
+def prune(conn, older_than: datetime) -> int:
+    """Forget links not updated since `older_than`; their conversations are long over."""
+    return conn.execute(delete(crm_links).where(crm_links.c.updated_at < older_than)).rowcount
