@@ -11,6 +11,9 @@ from .mapping import duplicate_check_fields, offline_note, record_fields, transc
 from .settings import ZohoSettings
 
 OFFLINE_MODULE = "Leads"  # an offline message is someone to get back to: a lead
+# Events whose content the closing transcript repeats: skipped while the visitor is unmatchable.
+PASSING_KINDS = {"chat.started", "chat.queued", "chat.taken", "chat.forwarded",
+                 "message.visitor", "message.agent"}
 
 
 class ZohoAdapter(ApiAdapter):
@@ -38,6 +41,9 @@ class ZohoAdapter(ApiAdapter):
         person = from_event(event)
         offline = event["kind"] == "offline.message"
         module = OFFLINE_MODULE if offline else self.config.module
+        if not self.can_match(person) and event["kind"] in PASSING_KINDS:
+            # Message bodies rarely carry an email; the close writes the whole transcript.
+            return Delivered(detail="no email or phone to match a Zoho record on yet")
         record_id = self.sync_record(module, person)
         references = {"module": module, "record_id": record_id}
         if offline:
@@ -45,6 +51,10 @@ class ZohoAdapter(ApiAdapter):
         elif closes_conversation(event):
             references["note_id"] = self.upsert_note(module, record_id, *transcript_note(event))
         return Delivered(detail=f"Zoho {module} {record_id}", references=references)
+
+    def can_match(self, person: Person) -> bool:
+        token_field = self.config.token_field and person.token
+        return bool(person.email or person.phone or token_field)
 
     def sync_record(self, module: str, person: Person) -> str:
         """The record's id, inserted or updated so that it holds what the event knows."""

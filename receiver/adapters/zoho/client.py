@@ -19,11 +19,14 @@ def first_result(body: dict) -> dict:
     return results[0] if isinstance(results, list) else {}
 
 
+def describe(result: dict) -> str:
+    """`CODE: message (field X)` from one of Zoho's error objects."""
+    field = (result.get("details") or {}).get("api_name")
+    return f"{result.get('code')}: {result.get('message')}" + (f" (field {field})" if field else "")
+
+
 def record_error(result: dict) -> Permanent:
-    details = result.get("details") or {}
-    field = details.get("api_name")
-    return Permanent(f"Zoho CRM refused the record: {result.get('code')}: "
-                     f"{result.get('message')}" + (f" (field {field})" if field else ""))
+    return Permanent(f"Zoho CRM refused the record: {describe(result)}")
 
 
 class ZohoClient:
@@ -53,8 +56,7 @@ class ZohoClient:
     def error(self, response):
         body = json_of(response)
         result = body if body.get("code") else first_result(body)
-        message = f"{result.get('code')}: {result.get('message')}" if result.get("code") \
-            else response.text[:300] or "no message"
+        message = describe(result) if result.get("code") else response.text[:300] or "no message"
         delay = retry_after_seconds(response.headers.get("Retry-After"), datetime.now(timezone.utc))
         if response.status_code == 429 and delay is None:
             delay = THROTTLED_DELAY

@@ -1,0 +1,1 @@
+"""Local stand-ins for the vendors' APIs, built from their documented behavior."""

@@ -1,0 +1,286 @@
+"""A fake HubSpot CRM API: contacts, notes, associations and properties, as HubSpot documents them.
+
+What it mirrors: Bearer private-app tokens (401 INVALID_AUTHENTICATION), 403
+MISSING_SCOPES, 409 CONFLICT "Contact already exists. Existing ID: n" for unique
+properties, 400 VALIDATION_ERROR for unknown properties or a note without hs_timestamp,
+404 OBJECT_NOT_FOUND, the X-HubSpot-RateLimit-* headers and the 429 RATE_LIMIT body, and
+a search index that lags behind writes (it only sees contacts after `index()`).
+"""
+
+import itertools
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from flask import Flask, jsonify, request
+
+from .server import Served, run_from_command_line
+
+TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
+TOKEN_PROPERTY = "rocketchat_visitor_token"
+CONTACT_PROPERTIES = {"email", "phone", "firstname", "lastname", "company", TOKEN_PROPERTY}
+NOTE_PROPERTIES = {"hs_timestamp", "hs_note_body", "hubspot_owner_id", "hs_attachment_ids"}
+RATE_LIMIT = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+              "X-HubSpot-RateLimit-Max": "190"}
+
+
+def now_text() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def hubspot_error(status: int, category: str, message: str, **extra):
+    body = {"status": "error", "message": message, "correlationId": "00000000-fake",
+            "category": category, **extra}
+    return jsonify(body), status
+
+
+@dataclass
+class Reply:
+    """A scripted answer given before routing, to stage outages and limits."""
+
+    status: int
+    body: dict
+    headers: dict = field(default_factory=dict)
+
+
+def rate_limited(daily: bool = False) -> Reply:
+    """HubSpot's 429 for the ten-second (or daily) limit."""
+    policy = "DAILY" if daily else "TEN_SECONDLY_ROLLING"
+    return Reply(429, {"status": "error", "errorType": "RATE_LIMIT", "policyName": policy,
+                       "message": f"You have reached your {policy.lower()} limit.",
+                       "correlationId": "00000000-fake"},
+                 {**RATE_LIMIT, "X-HubSpot-RateLimit-Remaining": "0",
+                  **({"X-HubSpot-RateLimit-Daily-Remaining": "0"} if daily else {})})
+
+
+class FakeHubSpot(Served):
+    """State is plain dicts; `requests` lists (method, path) of every call received."""
+
+    def __init__(self, port: int = 0, *, token: str = TOKEN,
+                 unique_properties=("email", TOKEN_PROPERTY), extra_properties=()):
+        self.token = token
+        self.unique = set(unique_properties)
+        self.contact_properties = CONTACT_PROPERTIES | set(extra_properties)
+        self.contacts: dict[str, dict] = {}
+        self.notes: dict[str, dict] = {}  # id -> {"properties": ..., "contacts": [...]}
+        self.searchable: set[str] = set()
+        self.requests: list[tuple[str, str]] = []
+        self.script: deque[Reply] = deque()
+        self.scopes_missing = False
+        self.ids = itertools.count(1001)
+        self.lock = threading.RLock()
+        super().__init__(port)
+
+    # Test helpers -------------------------------------------------------------------------
+
+    def answer(self, *replies: Reply) -> None:
+        self.script.extend(replies)
+
+    def index(self) -> None:
+        """Let search see every contact written so far."""
+        self.searchable = set(self.contacts)
+
+    def add_contact(self, **properties) -> str:
+        with self.lock:
+            contact_id = str(next(self.ids))
+            self.contacts[contact_id] = dict(properties)
+            return contact_id
+
+    def notes_of(self, contact_id: str) -> list[dict]:
+        return [note["properties"] for note in self.notes.values()
+                if contact_id in note["contacts"]]
+
+    def calls(self, method: str, prefix: str) -> int:
+        return sum(1 for m, path in self.requests if m == method and path.startswith(prefix))
+
+    def state(self) -> dict:
+        return {"contacts": self.contacts, "notes": self.notes}
+
+    # The API ------------------------------------------------------------------------------
+
+    def find(self, name: str, value: str) -> str | None:
+        if name in ("hs_object_id", "id"):
+            return value if value in self.contacts else None
+        value = value.lower() if name == "email" else value
+        for contact_id, properties in self.contacts.items():
+            held = properties.get(name)
+            if held is not None and (held.lower() if name == "email" else held) == value:
+                return contact_id
+        return None
+
+    def invalid_properties(self, properties: dict, known: set):
+        unknown = sorted(set(properties) - known)
+        if not unknown:
+            return None
+        details = [{"isValid": False, "message": f'Property "{name}" does not exist',
+                    "error": "PROPERTY_DOESNT_EXIST", "name": name} for name in unknown]
+        return hubspot_error(400, "VALIDATION_ERROR",
+                             f"Property values were not valid: {json.dumps(details)}")
+
+    def conflict(self, properties: dict, except_id: str | None = None):
+        for name in sorted(self.unique & set(properties)):
+            existing = self.find(name, properties[name])
+            if existing and existing != except_id:
+                return hubspot_error(409, "CONFLICT",
+                                     f"Contact already exists. Existing ID: {existing}")
+        return None
+
+    def build_app(self):
+        app = Flask("fake-hubspot")
+
+        @app.before_request
+        def gate():
+            self.requests.append((request.method, request.path))
+            if request.path.startswith("/_fake"):
+                return None
+            if request.headers.get("Authorization") != f"Bearer {self.token}":
+                return hubspot_error(
+                    401, "INVALID_AUTHENTICATION",
+                    "Authentication credentials not found. This API supports OAuth 2.0 "
+                    "authentication and you can find more details at "
+                    "https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+            if self.scopes_missing:
+                return hubspot_error(
+                    403, "MISSING_SCOPES", "This app hasn't been granted all required scopes "
+                    "to make this call.", errors=[{"message": "One or more of the following "
+                                                   "scopes are required.", "context": {
+                                                       "requiredGranularScopes": [
+                                                           "crm.objects.contacts.write"]}}])
+            if self.script:
+                reply = self.script.popleft()
+                return jsonify(reply.body), reply.status, reply.headers
+            return None
+
+        @app.after_request
+        def limits(response):
+            for name, value in RATE_LIMIT.items():
+                response.headers.setdefault(name, value)
+            response.headers.setdefault("X-HubSpot-RateLimit-Remaining", "189")
+            return response
+
+        @app.get("/_fake/state")
+        def state():
+            return jsonify(self.state())
+
+        @app.get("/crm/v3/objects/contacts/<path:key>")
+        def read_contact(key):
+            with self.lock:
+                contact_id = self.find(request.args.get("idProperty", "hs_object_id"), key)
+                if contact_id is None:
+                    return hubspot_error(404, "OBJECT_NOT_FOUND",
+                                         "Object not found.  objectId are usually numeric.")
+                return jsonify(self.record(contact_id, self.contacts[contact_id]))
+
+        @app.post("/crm/v3/objects/contacts")
+        def create_contact():
+            properties = request.get_json()["properties"]
+            with self.lock:
+                refused = self.invalid_properties(properties, self.contact_properties) or \
+                    self.conflict(properties)
+                if refused:
+                    return refused
+                contact_id = self.add_contact(**properties)
+                return jsonify(self.record(contact_id, properties)), 201
+
+        @app.patch("/crm/v3/objects/contacts/<contact_id>")
+        def update_contact(contact_id):
+            properties = request.get_json()["properties"]
+            with self.lock:
+                if contact_id not in self.contacts:
+                    return hubspot_error(404, "OBJECT_NOT_FOUND", "Object not found.")
+                refused = self.invalid_properties(properties, self.contact_properties) or \
+                    self.conflict(properties, except_id=contact_id)
+                if refused:
+                    return refused
+                self.contacts[contact_id].update(properties)
+                return jsonify(self.record(contact_id, self.contacts[contact_id]))
+
+        @app.post("/crm/v3/objects/contacts/search")
+        def search_contacts():
+            query = request.get_json()
+            found = []
+            with self.lock:
+                for group in query.get("filterGroups") or []:
+                    for contact_id in sorted(self.searchable, key=int):
+                        properties = self.contacts.get(contact_id, {})
+                        if all(f["operator"] == "EQ" and properties.get(f["propertyName"]) == f["value"]
+                               for f in group["filters"]):
+                            found.append(contact_id)
+                limit = int(query.get("limit") or 10)
+                results = [self.record(i, self.contacts[i]) for i in found[:limit]]
+            return jsonify({"total": len(found), "results": results})
+
+        @app.post("/crm/v3/objects/notes")
+        def create_note():
+            body = request.get_json()
+            properties = body["properties"]
+            with self.lock:
+                refused = self.invalid_properties(properties, NOTE_PROPERTIES)
+                if refused:
+                    return refused
+                if "hs_timestamp" not in properties:
+                    return hubspot_error(400, "VALIDATION_ERROR",
+                                         "Property values were not valid: hs_timestamp is required")
+                contacts = []
+                for association in body.get("associations") or []:
+                    target = str(association["to"]["id"])
+                    types = association["types"]
+                    if target not in self.contacts or types[0]["associationTypeId"] != 202:
+                        return hubspot_error(400, "VALIDATION_ERROR",
+                                             f"invalid association to {target}")
+                    contacts.append(target)
+                note_id = str(next(self.ids))
+                self.notes[note_id] = {"properties": dict(properties), "contacts": contacts}
+                return jsonify(self.record(note_id, properties)), 201
+
+        @app.patch("/crm/v3/objects/notes/<note_id>")
+        def update_note(note_id):
+            with self.lock:
+                if note_id not in self.notes:
+                    return hubspot_error(404, "OBJECT_NOT_FOUND", "Object not found.")
+                self.notes[note_id]["properties"].update(request.get_json()["properties"])
+                return jsonify(self.record(note_id, self.notes[note_id]["properties"]))
+
+        @app.post("/crm/v3/objects/notes/batch/read")
+        def read_notes():
+            body = request.get_json()
+            wanted = body.get("properties") or []
+            with self.lock:
+                results = [self.record(item["id"], {name: self.notes[item["id"]]["properties"].get(name)
+                                                    for name in wanted})
+                           for item in body["inputs"] if item["id"] in self.notes]
+            return jsonify({"status": "COMPLETE", "results": results,
+                            "startedAt": now_text(), "completedAt": now_text()})
+
+        @app.get("/crm/v4/objects/contacts/<contact_id>/associations/notes")
+        def contact_notes(contact_id):
+            limit, after = int(request.args.get("limit", 500)), int(request.args.get("after", 0))
+            with self.lock:
+                ids = [i for i, note in self.notes.items() if contact_id in note["contacts"]]
+            page = ids[after:after + limit]
+            body = {"results": [{"toObjectId": int(i), "associationTypes": [
+                {"category": "HUBSPOT_DEFINED", "typeId": 201, "label": None}]} for i in page]}
+            if after + limit < len(ids):
+                body["paging"] = {"next": {"after": str(after + limit)}}
+            return jsonify(body)
+
+        @app.get("/crm/v3/properties/contacts/<name>")
+        def contact_property(name):
+            if name not in self.contact_properties:
+                return hubspot_error(404, "OBJECT_NOT_FOUND",
+                                     f"Unable to find property {name} for object type 0-1")
+            return jsonify({"name": name, "label": name, "type": "string", "fieldType": "text",
+                            "groupName": "contactinformation", "hasUniqueValue": name in self.unique})
+
+        return app
+
+    @staticmethod
+    def record(record_id: str, properties: dict) -> dict:
+        return {"id": record_id, "properties": properties, "createdAt": now_text(),
+                "updatedAt": now_text(), "archived": False}
+
+
+if __name__ == "__main__":
+    run_from_command_line(FakeHubSpot, f"fake HubSpot API (token {TOKEN})")

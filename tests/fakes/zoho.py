@@ -1,0 +1,237 @@
+"""A fake Zoho accounts server and CRM API (v8): tokens, upsert, search and notes, as documented.
+
+What it mirrors: the refresh-token grant at /oauth/v2/token answering HTTP 200 with
+`{"error": "invalid_code"}` or `"invalid_client"` on bad credentials, access tokens with
+`expires_in` 3600 and `api_domain`; `Authorization: Zoho-oauthtoken`, 401 INVALID_TOKEN
+for an expired or unknown token; upsert with `duplicate_check_fields` (system field Email,
+plus unique fields) answering action insert or update; MANDATORY_NOT_FOUND and
+INVALID_DATA record errors; 204 with no body when nothing is found; 429 TOO_MANY_REQUESTS.
+"""
+
+import itertools
+import secrets
+import threading
+from collections import deque
+from datetime import datetime, timedelta, timezone
+
+from flask import Flask, Response, jsonify, request
+
+from .server import Served, run_from_command_line
+
+CLIENT_ID = "1000.FAKECLIENTID"
+CLIENT_SECRET = "fake-client-secret"
+REFRESH_TOKEN = "1000.fake-refresh-token"
+TOKEN_LIFETIME = timedelta(hours=1)
+FIELDS = {"First_Name", "Last_Name", "Email", "Phone", "Lead_Source", "Description", "Company"}
+MANDATORY = {"Contacts": ["Last_Name"], "Leads": ["Last_Name", "Company"]}
+
+
+def now_text() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def zoho_error(status: int, code: str, message: str, details=None):
+    return jsonify({"code": code, "details": details or {}, "message": message,
+                    "status": "error"}), status
+
+
+def record_result(status: int, code: str, message: str, details: dict, **extra):
+    return jsonify({"data": [{"code": code, "details": details, "message": message,
+                              "status": "success" if code == "SUCCESS" else "error",
+                              **extra}]}), status
+
+
+class FakeZoho(Served):
+    """One server plays both hosts: accounts (/oauth/v2/token) and the CRM API (/crm/v8)."""
+
+    def __init__(self, port: int = 0, *, unique_fields=("Email",), extra_fields=()):
+        self.unique = set(unique_fields)
+        self.fields = FIELDS | set(unique_fields) | set(extra_fields)
+        self.records: dict[str, dict[str, dict]] = {"Contacts": {}, "Leads": {}}
+        self.notes: dict[str, dict] = {}
+        self.tokens: dict[str, datetime] = {}
+        self.token_grants = 0
+        self.requests: list[tuple[str, str]] = []
+        self.script: deque[tuple[int, dict, dict]] = deque()
+        self.ids = itertools.count(5_725_767_000_000_001)
+        self.lock = threading.RLock()
+        super().__init__(port)
+
+    # Test helpers -------------------------------------------------------------------------
+
+    def answer(self, status: int, body: dict, headers: dict | None = None) -> None:
+        """Answer the next CRM API call (not a token request) with this, before routing."""
+        self.script.append((status, body, headers or {}))
+
+    def revoke_tokens(self) -> None:
+        self.tokens.clear()
+
+    def notes_of(self, module: str, record_id: str) -> list[dict]:
+        return [n for n in self.notes.values() if n["parent"] == (module, record_id)]
+
+    def state(self) -> dict:
+        return {"records": self.records, "notes": self.notes}
+
+    # The API ------------------------------------------------------------------------------
+
+    def match(self, module: str, record: dict, check_fields: list[str]):
+        for name in check_fields:
+            value = record.get(name)
+            if not value:
+                continue
+            for record_id, held in self.records[module].items():
+                if str(held.get(name, "")).lower() == str(value).lower():
+                    return record_id, name
+        return None, None
+
+    def refused_fields(self, record: dict):
+        unknown = sorted(set(record) - self.fields - {"id"})
+        if unknown:
+            return record_result(400, "INVALID_DATA", "invalid data",
+                                 {"api_name": unknown[0], "json_path": f"$.data[0].{unknown[0]}"})
+        return None
+
+    def build_app(self):
+        app = Flask("fake-zoho")
+
+        @app.before_request
+        def gate():
+            self.requests.append((request.method, request.path))
+            if not request.path.startswith("/crm/"):
+                return None
+            header = request.headers.get("Authorization", "")
+            token = header.removeprefix("Zoho-oauthtoken ")
+            expires = self.tokens.get(token) if header.startswith("Zoho-oauthtoken ") else None
+            if expires is None or datetime.now(timezone.utc) >= expires:
+                return zoho_error(401, "INVALID_TOKEN", "invalid oauth token")
+            if self.script:
+                status, body, headers = self.script.popleft()
+                return jsonify(body), status, headers
+            return None
+
+        @app.get("/_fake/state")
+        def state():
+            return jsonify(self.state())
+
+        @app.post("/oauth/v2/token")
+        def token():
+            values = request.values
+            if values.get("client_id") != CLIENT_ID or values.get("client_secret") != CLIENT_SECRET:
+                return jsonify({"error": "invalid_client"})
+            if values.get("grant_type") != "refresh_token" or \
+                    values.get("refresh_token") != REFRESH_TOKEN:
+                return jsonify({"error": "invalid_code"})
+            access = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+            self.tokens[access] = datetime.now(timezone.utc) + TOKEN_LIFETIME
+            self.token_grants += 1
+            return jsonify({"access_token": access, "scope": "ZohoCRM.modules.ALL",
+                            "api_domain": self.url, "token_type": "Bearer",
+                            "expires_in": int(TOKEN_LIFETIME.total_seconds())})
+
+        @app.post("/crm/v8/<module>/upsert")
+        def upsert(module):
+            if module not in self.records:
+                return zoho_error(400, "INVALID_MODULE", "the module name given seems to be invalid")
+            body = request.get_json()
+            record = body["data"][0]
+            checks = body.get("duplicate_check_fields") or ["Email"]
+            not_unique = [name for name in checks if name not in self.unique]
+            if not_unique:
+                return zoho_error(400, "INVALID_DATA", "the given field is not unique",
+                                  {"api_name": not_unique[0]})
+            with self.lock:
+                refused = self.refused_fields(record)
+                if refused:
+                    return refused
+                record_id, matched = self.match(module, record, checks)
+                stamp = {"Modified_Time": now_text(), "Modified_By": {"name": "API", "id": "1"}}
+                if record_id:
+                    self.records[module][record_id].update(record)
+                    return record_result(200, "SUCCESS", "record updated",
+                                         {"id": record_id, **stamp},
+                                         action="update", duplicate_field=matched)
+                missing = [name for name in MANDATORY[module] if not record.get(name)]
+                if missing:
+                    return record_result(400, "MANDATORY_NOT_FOUND", "required field not found",
+                                         {"api_name": missing[0],
+                                          "json_path": f"$.data[0].{missing[0]}"})
+                record_id = str(next(self.ids))
+                self.records[module][record_id] = dict(record)
+                return record_result(201, "SUCCESS", "record added",
+                                     {"id": record_id, "Created_Time": now_text(), **stamp},
+                                     action="insert", duplicate_field=None)
+
+        @app.put("/crm/v8/<module>/<record_id>")
+        def update(module, record_id):
+            record = request.get_json()["data"][0]
+            with self.lock:
+                if record_id not in self.records.get(module, {}):
+                    return record_result(400, "INVALID_DATA", "the id given seems to be invalid",
+                                         {"id": record_id})
+                refused = self.refused_fields(record)
+                if refused:
+                    return refused
+                self.records[module][record_id].update(record)
+            return record_result(200, "SUCCESS", "record updated", {"id": record_id})
+
+        @app.get("/crm/v8/<module>/search")
+        def search(module):
+            phone = request.args.get("phone")
+            with self.lock:
+                found = [{"id": i, **r} for i, r in self.records.get(module, {}).items()
+                         if phone and r.get("Phone") == phone]
+            if not found:
+                return Response(status=204)
+            return jsonify({"data": found, "info": {"count": len(found), "more_records": False}})
+
+        @app.get("/crm/v8/<module>")
+        def list_records(module):
+            if module not in self.records:
+                return zoho_error(400, "INVALID_MODULE", "the module name given seems to be invalid")
+            records = [{"id": i, **r} for i, r in self.records[module].items()][:1]
+            if not records:
+                return Response(status=204)
+            return jsonify({"data": records, "info": {"count": 1, "more_records": False}})
+
+        @app.get("/crm/v8/<module>/<record_id>/Notes")
+        def record_notes(module, record_id):
+            per_page, page = int(request.args.get("per_page", 200)), int(request.args.get("page", 1))
+            with self.lock:
+                notes = [{"id": i, "Note_Title": n["Note_Title"], "Note_Content": n["Note_Content"]}
+                         for i, n in self.notes.items() if n["parent"] == (module, record_id)]
+            chunk = notes[(page - 1) * per_page:page * per_page]
+            if not chunk:
+                return Response(status=204)
+            more = page * per_page < len(notes)
+            return jsonify({"data": chunk, "info": {"per_page": per_page, "count": len(chunk),
+                                                    "page": page, "more_records": more}})
+
+        @app.post("/crm/v8/<module>/<record_id>/Notes")
+        def add_note(module, record_id):
+            note = request.get_json()["data"][0]
+            with self.lock:
+                if record_id not in self.records.get(module, {}):
+                    return record_result(400, "INVALID_DATA",
+                                         "the related id given seems to be invalid",
+                                         {"api_name": "Parent_Id"})
+                note_id = str(next(self.ids))
+                self.notes[note_id] = {"parent": (module, record_id), **note}
+            return record_result(201, "SUCCESS", "record added",
+                                 {"id": note_id, "Created_Time": now_text()})
+
+        @app.put("/crm/v8/Notes/<note_id>")
+        def update_note(note_id):
+            note = request.get_json()["data"][0]
+            with self.lock:
+                if note_id not in self.notes:
+                    return record_result(400, "INVALID_DATA", "the id given seems to be invalid",
+                                         {"id": note_id})
+                self.notes[note_id].update(note)
+            return record_result(200, "SUCCESS", "record updated", {"id": note_id})
+
+        return app
+
+
+if __name__ == "__main__":
+    run_from_command_line(FakeZoho, f"fake Zoho accounts and CRM API (client {CLIENT_ID}, "
+                                    f"refresh token {REFRESH_TOKEN})")

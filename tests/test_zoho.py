@@ -1,0 +1,217 @@
+"""The `zoho` adapter against a local fake of Zoho's accounts server and CRM API (v8)."""
+
+import copy
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+
+from receiver.adapters import Delivered, Failed, RetryLater
+from receiver.adapters.zoho import ZohoAdapter
+from receiver.adapters.zoho.settings import DATA_CENTERS, ZohoSettings
+from receiver.config import ConfigError, load_settings
+from receiver.testing import AdapterContract, sample_events
+
+from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
+
+
+def zoho_environ(url, **environ):
+    return {"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "zoho",
+            "RECEIVER_ZOHO_CLIENT_ID": CLIENT_ID, "RECEIVER_ZOHO_CLIENT_SECRET": CLIENT_SECRET,
+            "RECEIVER_ZOHO_REFRESH_TOKEN": REFRESH_TOKEN, "RECEIVER_ZOHO_ACCOUNTS_URL": url,
+            **environ}
+
+
+def make(url, **environ):
+    return ZohoAdapter(load_settings(zoho_environ(url, **environ)))
+
+
+@pytest.fixture
+def zoho():
+    with FakeZoho(unique_fields=("Email", "Visitor_Token"), extra_fields=("CPF",)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def adapter(zoho):
+    adapter = make(zoho.url)
+    yield adapter
+    adapter.close()
+
+
+def event(sample, **changes):
+    chosen = copy.deepcopy(sample_events()[sample])
+    chosen["contact"].update(changes)
+    return chosen
+
+
+class TestZohoContract(AdapterContract):
+    @pytest.fixture(autouse=True)
+    def _fake(self, zoho):
+        self.zoho = zoho
+
+    def make_adapter(self):
+        return make(self.zoho.url)
+
+
+def test_a_closed_chat_is_a_contact_with_its_transcript_as_a_note(zoho, adapter):
+    outcome = adapter.deliver(sample_events()["e-livechat-session-close"])
+    assert isinstance(outcome, Delivered)
+    [(record_id, record)] = zoho.records["Contacts"].items()
+    assert record == {"First_Name": "Maria", "Last_Name": "Silva", "Email": "maria@example.com",
+                      "Phone": "+5511999990000", "Lead_Source": "Chat"}
+    [note] = zoho.notes_of("Contacts", record_id)
+    assert note["Note_Title"] == "Rocket.Chat chat with Maria Silva, 2025-03-04 10:15:02 UTC"
+    for fact in ("Agent: John Doe (john.doe) <john.doe@example.com>", "Tags: delivery, refund",
+                 "Closed: 2025-03-04 10:31:48 UTC by the agent",
+                 "[2025-03-04 10:30:12 UTC] John Doe (john.doe) (agent): Refund issued, sorry!",
+                 "Rocket.Chat reference: [conversation r7XkPq2mZ4nLb8sT3]"):
+        assert fact in note["Note_Content"], fact
+    assert outcome.references == {"module": "Contacts", "record_id": record_id,
+                                  "note_id": next(iter(zoho.notes))}
+
+
+def test_redelivery_by_a_fresh_worker_updates_instead_of_duplicating(zoho):
+    close = sample_events()["e-livechat-session-close"]
+    for _ in range(3):
+        assert isinstance(make(zoho.url).deliver(close), Delivered)
+    assert len(zoho.records["Contacts"]) == 1 and len(zoho.notes) == 1
+
+
+def test_the_access_token_is_reused_until_it_expires(zoho):
+    with freeze_time("2025-03-04 10:00:00") as clock:
+        adapter = make(zoho.url)
+        adapter.deliver(sample_events()["e-livechat-session-start"])
+        adapter.deliver(event("e-livechat-session-start", name="Maria Souza"))
+        assert zoho.token_grants == 1
+        clock.tick(timedelta(minutes=59, seconds=30))  # inside the last minute: renew early
+        adapter.deliver(event("e-livechat-session-start", name="Maria Silva"))
+        assert zoho.token_grants == 2
+
+
+def test_a_token_rejected_early_is_renewed_once_and_the_call_repeated(zoho, adapter):
+    adapter.deliver(sample_events()["e-livechat-session-start"])
+    zoho.revoke_tokens()
+    outcome = adapter.deliver(event("e-livechat-session-start", name="Maria Souza"))
+    assert isinstance(outcome, Delivered) and zoho.token_grants == 2
+    [record] = zoho.records["Contacts"].values()
+    assert record["Last_Name"] == "Souza"
+
+
+def test_a_revoked_refresh_token_fails_for_good_naming_the_setting(zoho):
+    outcome = make(zoho.url, RECEIVER_ZOHO_REFRESH_TOKEN="1000.revoked").deliver(
+        sample_events()["e-livechat-session-start"])
+    assert isinstance(outcome, Failed)
+    assert "RECEIVER_ZOHO_REFRESH_TOKEN" in outcome.reason and "invalid_code" in outcome.reason
+
+
+def test_a_wrong_client_fails_for_good_naming_the_settings(zoho):
+    outcome = make(zoho.url, RECEIVER_ZOHO_CLIENT_SECRET="nope").deliver(
+        sample_events()["e-livechat-session-start"])
+    assert isinstance(outcome, Failed) and "RECEIVER_ZOHO_CLIENT_SECRET" in outcome.reason
+
+
+def test_rate_limits_and_outages_are_retried(zoho, adapter):
+    adapter.deliver(sample_events()["e-livechat-session-start"])  # holds a token now
+    zoho.answer(429, {"code": "TOO_MANY_REQUESTS", "details": {}, "message": "too many requests",
+                      "status": "error"})
+    outcome = adapter.deliver(event("e-livechat-session-start", name="Maria Souza"))
+    assert isinstance(outcome, RetryLater) and outcome.delay == 60.0
+    assert outcome.reason.startswith("Zoho CRM HTTP 429: TOO_MANY_REQUESTS")
+    zoho.answer(500, {"code": "INTERNAL_ERROR", "details": {}, "message": "oops",
+                      "status": "error"}, {"Retry-After": "5"})
+    outcome = adapter.deliver(event("e-livechat-session-start", name="Maria Sousa"))
+    assert isinstance(outcome, RetryLater) and outcome.delay == 5.0
+
+
+def test_a_scope_the_token_lacks_fails_for_good(zoho, adapter):
+    adapter.deliver(sample_events()["e-livechat-session-start"])
+    zoho.answer(401, {"code": "OAUTH_SCOPE_MISMATCH", "details": {},
+                      "message": "invalid oauth scope to access this URL", "status": "error"})
+    outcome = adapter.deliver(event("e-livechat-session-start", name="Maria Souza"))
+    assert isinstance(outcome, Failed) and "OAUTH_SCOPE_MISMATCH" in outcome.reason
+    assert "RECEIVER_ZOHO_REFRESH_TOKEN" in outcome.reason
+
+
+def test_a_record_zoho_refuses_is_a_dead_letter_naming_the_field(zoho):
+    adapter = make(zoho.url, RECEIVER_ZOHO_CUSTOM_FIELDS="cpf=No_Such_Field")
+    outcome = adapter.deliver(sample_events()["e-livechat-session-close"])
+    assert isinstance(outcome, Failed) and "INVALID_DATA" in outcome.reason
+    assert "No_Such_Field" in outcome.reason
+
+
+def test_leads_can_be_the_module(zoho):
+    make(zoho.url, RECEIVER_ZOHO_MODULE="Leads").deliver(sample_events()["e-livechat-session-close"])
+    [record] = zoho.records["Leads"].values()
+    assert record["Company"] == "Unknown" and not zoho.records["Contacts"]
+
+
+def test_an_offline_message_is_a_lead_with_a_note_once(zoho, adapter):
+    offline = sample_events()["e-offline-message"]
+    adapter.deliver(offline)
+    make(zoho.url).deliver(offline)
+    [(lead_id, lead)] = zoho.records["Leads"].items()
+    assert lead["Email"] == "carlos@example.com" and lead["Last_Name"] == "Lima"
+    [note] = zoho.notes_of("Leads", lead_id)
+    assert note["Note_Content"].startswith("Please call me back tomorrow.")
+
+
+def test_the_visitor_token_field_matches_visitors_without_email(zoho):
+    adapter = make(zoho.url, RECEIVER_ZOHO_VISITOR_TOKEN_FIELD="Visitor_Token")
+    anonymous = event("e-livechat-session-start", emails=[], phones=[])
+    adapter.deliver(anonymous)
+    make(zoho.url, RECEIVER_ZOHO_VISITOR_TOKEN_FIELD="Visitor_Token").deliver(anonymous)
+    [record] = zoho.records["Contacts"].values()
+    assert record["Visitor_Token"] == "c9f1e0d2-4b7a-4e1f-9a3c-1d2e3f4a5b6c"
+
+
+def test_without_email_a_visitor_is_matched_by_phone(zoho):
+    by_phone = event("e-livechat-session-start", emails=[], phones=["+5511999990000"])
+    make(zoho.url).deliver(by_phone)
+    make(zoho.url).deliver(by_phone)
+    assert len(zoho.records["Contacts"]) == 1
+
+
+def test_an_unmatchable_visitor_waits_for_the_close_which_then_fails_naming_the_setting(
+        zoho, adapter):
+    passing = adapter.deliver(sample_events()["e-message-visitor"])  # no email in a Message
+    assert isinstance(passing, Delivered) and "no email or phone" in passing.detail
+    outcome = adapter.deliver(event("e-livechat-session-close", emails=[], phones=[]))
+    assert isinstance(outcome, Failed) and "RECEIVER_ZOHO_VISITOR_TOKEN_FIELD" in outcome.reason
+    assert not zoho.records["Contacts"]
+
+
+def test_a_note_deleted_in_zoho_is_written_again(zoho, adapter):
+    close = sample_events()["e-livechat-session-close"]
+    adapter.deliver(close)
+    zoho.notes.clear()
+    assert isinstance(adapter.deliver(event("e-livechat-session-close", name="M Silva")), Delivered)
+    assert len(zoho.notes) == 1
+
+
+def test_test_events_are_skipped_unless_asked(zoho):
+    sample = sample_events()["webhook-test-sample"]
+    assert "RECEIVER_ZOHO_INCLUDE_TEST" in make(zoho.url).deliver(sample).detail
+    assert zoho.requests == []
+    assert isinstance(make(zoho.url, RECEIVER_ZOHO_INCLUDE_TEST="1").deliver(sample), Delivered)
+    assert len(zoho.notes) == 1
+
+
+def test_check_proves_token_scope_and_domain(zoho):
+    assert "lets it read Contacts" in make(zoho.url).check()
+    with pytest.raises(Exception, match="invalid_code"):
+        make(zoho.url, RECEIVER_ZOHO_REFRESH_TOKEN="bad").check()
+
+
+def test_the_data_center_picks_the_accounts_host():
+    environ = zoho_environ("unused", RECEIVER_ZOHO_DATA_CENTER="eu")
+    del environ["RECEIVER_ZOHO_ACCOUNTS_URL"]
+    assert ZohoSettings.from_environ(environ).accounts_url == DATA_CENTERS["eu"][0]
+    with pytest.raises(ConfigError, match="RECEIVER_ZOHO_DATA_CENTER"):
+        ZohoSettings.from_environ({**environ, "RECEIVER_ZOHO_DATA_CENTER": "mars"})
+
+
+def test_credentials_are_required_at_start_up():
+    with pytest.raises(ConfigError, match="RECEIVER_ZOHO_CLIENT_ID, RECEIVER_ZOHO_CLIENT_SECRET"):
+        load_settings({"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "zoho",
+                       "RECEIVER_ZOHO_REFRESH_TOKEN": "x"})
