@@ -6,7 +6,7 @@ from datetime import timedelta
 import click
 from flask.cli import with_appcontext
 
-from ..store import retention
+from ..store import links, retention
 from ..store.db import get_engine, transaction
 from .common import now
 
@@ -38,11 +38,14 @@ class Age(click.ParamType):
               help="drop raw bodies of fully delivered events older than this")
 @with_appcontext
 def prune(older_than, include_dead, prune_quarantine, held_too, redact_raw_after):
-    """Delete finished events (and optionally redact raw bodies); safe while running."""
+    """Delete finished events and stale CRM links (optionally redact raw bodies); safe while running."""
     cutoff, engine = now() - older_than, get_engine()
     total = _in_batches(engine, lambda conn: retention.prune_events(
         conn, cutoff, keep_dead=not include_dead))
     click.echo(f"pruned {total} event(s) received before {cutoff:%Y-%m-%d %H:%M} UTC")
+    with transaction(engine) as conn:
+        forgotten = links.prune(conn, cutoff)
+    click.echo(f"forgot the CRM record ids of {forgotten} conversation link(s) not updated since")
     if prune_quarantine:
         with transaction(engine) as conn:
             removed = retention.prune_quarantine(conn, cutoff, held_too=held_too)
