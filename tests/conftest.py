@@ -1,6 +1,7 @@
 """Fixtures: an app per test on a fresh SQLite file and, when a server answers, on PostgreSQL."""
 
 import contextlib
+import copy
 import json
 import os
 import uuid
@@ -26,6 +27,15 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 def payload(name: str) -> dict:
     """One of the example bodies, as a fresh dict."""
     return json.loads((PAYLOADS / f"{name}.json").read_text())
+
+
+def sample_with(sample: str, **contact_changes) -> dict:
+    """A shipped sample's normalized event, with `contact` fields replaced as given."""
+    from receiver.testing import sample_events
+
+    chosen = copy.deepcopy(sample_events()[sample])
+    chosen["contact"].update(contact_changes)
+    return chosen
 
 
 def payload_names() -> list[str]:

@@ -10,6 +10,7 @@ from receiver.adapters.hubspot.mapping import NOTE_BODY_LIMIT
 from receiver.config import ConfigError, load_settings
 from receiver.testing import AdapterContract, sample_events
 
+from .conftest import sample_with as event
 from .fakes.hubspot import TOKEN, FakeHubSpot, Reply, rate_limited
 
 
@@ -30,13 +31,6 @@ def adapter(hubspot):
     adapter = HubSpotAdapter(hubspot_settings(hubspot.url))
     yield adapter
     adapter.close()
-
-
-def event(sample, **changes):
-    """A sample event, with `contact` fields replaced as given."""
-    chosen = copy.deepcopy(sample_events()[sample])
-    chosen["contact"].update(changes)
-    return chosen
 
 
 class TestHubSpotContract(AdapterContract):

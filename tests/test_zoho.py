@@ -1,6 +1,5 @@
 """The `zoho` adapter against a local fake of Zoho's accounts server and CRM API (v8)."""
 
-import copy
 from datetime import timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from receiver.adapters.zoho.settings import DATA_CENTERS, ZohoSettings
 from receiver.config import ConfigError, load_settings
 from receiver.testing import AdapterContract, sample_events
 
+from .conftest import sample_with as event
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
 
 
@@ -37,12 +37,6 @@ def adapter(zoho):
     adapter = make(zoho.url)
     yield adapter
     adapter.close()
-
-
-def event(sample, **changes):
-    chosen = copy.deepcopy(sample_events()[sample])
-    chosen["contact"].update(changes)
-    return chosen
 
 
 class TestZohoContract(AdapterContract):
