@@ -1,5 +1,6 @@
 """The `http` adapter: POSTs each normalized event, signed per the Standard Webhooks spec."""
 
+import os
 from datetime import datetime, timezone
 
 import requests
@@ -13,12 +14,25 @@ from .base import Adapter, Delivered, Failed, RetryLater
 def outcome_for(response: requests.Response, now: datetime):
     """Map the consumer's status to an outcome: 2xx delivered, 408/429/5xx retried, other 4xx failed."""
     status = response.status_code
-    summary = f"HTTP {status}: {response.text[:200]}"
     if 200 <= status < 300:
         return Delivered(detail=f"HTTP {status}")
+    summary = f"HTTP {status}: {response.text[:200]}"
     if status in RETRIED_STATUSES or status >= 500:
         return RetryLater(summary, retry_after_seconds(response.headers.get("Retry-After"), now))
     return Failed(summary)
+
+
+def environment_settled_session(url: str) -> requests.Session:
+    """A kept-alive session with the proxy and CA settings of the environment read once.
+
+    Left to itself, requests reads them again on every call, which costs more than a
+    local delivery.
+    """
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.trust_env = False
+    return session
 
 
 class HttpAdapter(Adapter):
@@ -29,7 +43,7 @@ class HttpAdapter(Adapter):
         self.url = settings.http_url
         self.timeout = settings.http_timeout
         self.signer = Webhook(settings.http_secret) if settings.http_secret else None
-        self.session = requests.Session()  # keeps connections open between deliveries
+        self.session = environment_settled_session(self.url)
 
     def headers(self, event_id: str, body: str) -> dict:
         now = datetime.now(timezone.utc)

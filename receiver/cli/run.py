@@ -39,8 +39,11 @@ def worker(once):
     settings = get_settings()
     # No pre-ping: a stale connection fails one step, which the loop logs and retries on
     # a fresh connection; a ping per claim would cost a round trip on every delivery.
+    # No flush per commit: the worker only writes its own bookkeeping (leases, outcomes),
+    # and losing the last of it to a machine crash repeats a delivery, which adapters
+    # absorb; events themselves are written by the web process, flushed before the 200.
     engine = make_engine(settings.database_url, timeout_seconds=settings.store_timeout_seconds,
-                         pre_ping=False)
+                         pre_ping=False, flush_each_commit=False)
     delivering = build_worker(settings, engine)
     if once:
         while delivering.step():

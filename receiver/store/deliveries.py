@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, update
 
 from .dialect import insert_for
 from .tables import DEAD, DELIVERED, PENDING, deliveries, events
@@ -43,7 +43,7 @@ class DeliveryRow:
     lease_expires_at: datetime | None
 
 
-def claimable():
+def claimable(dialect_name: str):
     """The id of the next due delivery that heads its conversation for its adapter.
 
     Candidates are walked in due order off `ix_deliveries_claim`, each checked with one
@@ -56,15 +56,20 @@ def claimable():
         select(func.min(earlier.c.event_seq))
         .where(earlier.c.adapter == candidate.c.adapter,
                earlier.c.conversation_id == candidate.c.conversation_id,
-               earlier.c.state == PENDING)
+               earlier.c.state == literal_column(f"'{PENDING}'"))
         .scalar_subquery()
     )
+    # A literal state, not a bound one, lets both databases match the partial indexes.
+    pending = literal_column(f"'{PENDING}'")
+    # SQLite would rather use an index on the adapter and sort the whole backlog for each
+    # claim; a unary plus takes that column out of its index choices.
+    adapter = literal_column("+candidate.adapter") if dialect_name == "sqlite" else candidate.c.adapter
     return (
         select(candidate.c.id)
         .where(
-            candidate.c.state == PENDING,
+            candidate.c.state == pending,
             candidate.c.due_at <= now,
-            candidate.c.adapter.in_(bindparam("adapters", expanding=True)),
+            adapter.in_(bindparam("adapters", expanding=True)),
             or_(candidate.c.lease_expires_at.is_(None), candidate.c.lease_expires_at < now),
             # Offline messages belong to no conversation and wait for nothing.
             or_(candidate.c.conversation_id.is_(None), candidate.c.event_seq == head),
@@ -86,7 +91,7 @@ def _claim_statement(dialect_name: str):
     """Built once: the claim runs for every delivery, and building it costs more than running it."""
     claim = (
         update(deliveries)
-        .where(deliveries.c.id == claimable())
+        .where(deliveries.c.id == claimable(dialect_name))
         .values(lease_owner=bindparam("worker"),
                 lease_expires_at=bindparam("lease_expires_at", type_=UTCDateTime),
                 attempts=deliveries.c.attempts + 1,
