@@ -1,6 +1,7 @@
 """Reads and checks the receiver's settings from the environment, once."""
 
 import os
+import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,20 +129,12 @@ def _check_signing_secret(secret: str) -> None:
         ) from None
 
 
-def _hubspot_settings(environ):
-    from .adapters.hubspot.settings import HubSpotSettings
-
-    return HubSpotSettings.from_environ(environ)
-
-
-def _zoho_settings(environ):
-    from .adapters.zoho.settings import ZohoSettings
-
-    return ZohoSettings.from_environ(environ)
-
-
-# Built-in adapters whose own settings are checked at start-up, before any delivery.
-ADAPTER_SETTINGS = {"hubspot": _hubspot_settings, "zoho": _zoho_settings}
+# Built-in adapters whose own settings are checked at start-up, before any delivery; named,
+# not imported, so that a receiver without them never loads their modules.
+ADAPTER_SETTINGS = {
+    "hubspot": "receiver.adapters.hubspot.settings:HubSpotSettings",
+    "zoho": "receiver.adapters.zoho.settings:ZohoSettings",
+}
 
 
 def check_adapter_settings(settings: Settings) -> None:
@@ -153,9 +146,9 @@ def check_adapter_settings(settings: Settings) -> None:
     if settings.http_secret:
         _check_signing_secret(settings.http_secret)
     for name in settings.adapters:
-        loader = ADAPTER_SETTINGS.get(name)
-        if loader:
-            loader(settings.environ)  # raises ConfigError naming the missing variable
+        if name in ADAPTER_SETTINGS:
+            # Raises ConfigError naming the missing or malformed variable.
+            pkgutil.resolve_name(ADAPTER_SETTINGS[name]).from_environ(settings.environ)
     if settings.lease_seconds <= settings.http_timeout:
         raise ConfigError(
             "RECEIVER_LEASE_SECONDS must be longer than RECEIVER_HTTP_TIMEOUT, or a slow "

@@ -2,7 +2,7 @@
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import requests
@@ -44,6 +44,11 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
         return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
     except (TypeError, ValueError):
         return None
+
+
+def asked_delay(response: requests.Response) -> float | None:
+    """The delay the answer's `Retry-After` header asks for, if it has one."""
+    return retry_after_seconds(response.headers.get("Retry-After"), datetime.now(timezone.utc))
 
 
 def json_of(response: requests.Response) -> dict:

@@ -25,32 +25,37 @@ def check_names(names) -> None:
         )
 
 
+def _load(names) -> tuple[dict, dict]:
+    """The classes of the named adapters that import, and the error of each that does not."""
+    known, classes, broken = installed(), {}, {}
+    for name in names:
+        try:
+            classes[name] = known[name].load()
+        except Exception as error:  # a plugin may fail in any way; report it, carry on
+            broken[name] = f"{type(error).__name__}: {error}"
+    return classes, broken
+
+
+def adapter_classes(names) -> dict:
+    """The classes of the named adapters that import; the worker reports the others."""
+    return _load(names)[0]
+
+
 def build(names, settings) -> tuple[dict, dict]:
     """The adapters that load, by name, and the error of each that does not.
 
     One broken adapter must not stop the others: its deliveries simply wait, pending,
     until it is fixed.
     """
-    known, adapters, broken = installed(), {}, {}
-    for name in names:
+    classes, broken = _load(names)
+    adapters = {}
+    for name, adapter_class in classes.items():
         try:
-            adapter_class = known[name].load()
             adapter = adapter_class(settings)
             adapter.name = name
             adapters[name] = adapter
         except Exception as error:  # a plugin may fail in any way; report it, carry on
             broken[name] = f"{type(error).__name__}: {error}"
-            log.error("adapter %s could not be loaded: %s", name, broken[name])
+    for name, error in broken.items():
+        log.error("adapter %s could not be loaded: %s", name, error)
     return adapters, broken
-
-
-def adapter_classes(names) -> dict:
-    """The classes of the named adapters that load; broken ones are left out silently here,
-    as the worker reports them."""
-    known, classes = installed(), {}
-    for name in names:
-        try:
-            classes[name] = known[name].load()
-        except Exception:  # a plugin may fail in any way; the worker names the error
-            continue
-    return classes

@@ -52,15 +52,15 @@ def claimable(dialect_name: str):
     candidate = deliveries.alias("candidate")
     earlier = deliveries.alias("earlier")
     now = bindparam("now", type_=UTCDateTime)
+    # A literal state, not a bound one, lets both databases match the partial indexes.
+    pending = literal_column(f"'{PENDING}'")
     head = (
         select(func.min(earlier.c.event_seq))
         .where(earlier.c.adapter == candidate.c.adapter,
                earlier.c.conversation_id == candidate.c.conversation_id,
-               earlier.c.state == literal_column(f"'{PENDING}'"))
+               earlier.c.state == pending)
         .scalar_subquery()
     )
-    # A literal state, not a bound one, lets both databases match the partial indexes.
-    pending = literal_column(f"'{PENDING}'")
     # SQLite would rather use an index on the adapter and sort the whole backlog for each
     # claim; a unary plus takes that column out of its index choices.
     adapter = literal_column("+candidate.adapter") if dialect_name == "sqlite" else candidate.c.adapter

@@ -1,10 +1,9 @@
 """Calls to HubSpot's CRM REST API (v3 objects, v4 associations), reading its errors and limits."""
 
 import re
-from datetime import datetime, timezone
 from urllib.parse import quote
 
-from ..api import ApiSession, Permanent, error_for, json_of, retry_after_seconds
+from ..api import ApiSession, Permanent, asked_delay, error_for, json_of
 
 CONTACTS = "/crm/v3/objects/contacts"
 NOTES = "/crm/v3/objects/notes"
@@ -18,12 +17,9 @@ class NotFound(Exception):
     """HubSpot has no such record (deleted, or merged into another)."""
 
 
-def rate_limit_delay(response) -> float | None:
-    """How long a 429 asks to wait: Retry-After, else the window of the limit that was hit."""
+def limit_window(response) -> float | None:
+    """How long a 429 without Retry-After should wait: the window of the limit that was hit."""
     headers = response.headers
-    delay = retry_after_seconds(headers.get("Retry-After"), datetime.now(timezone.utc))
-    if delay is not None:
-        return delay
     if json_of(response).get("policyName") == "DAILY" or \
             headers.get("X-HubSpot-RateLimit-Daily-Remaining") == "0":
         return 3600.0  # the daily allowance resets at the account's midnight; look again hourly
@@ -52,8 +48,9 @@ class HubSpotClient:
         message = body.get("message") or response.text[:300] or "no message"
         if body.get("category"):
             message = f"{body['category']}: {message}"
-        delay = rate_limit_delay(response) if response.status_code == 429 else \
-            retry_after_seconds(response.headers.get("Retry-After"), datetime.now(timezone.utc))
+        delay = asked_delay(response)
+        if response.status_code == 429 and delay is None:
+            delay = limit_window(response)
         return error_for(response, "HubSpot", message=message, credentials=CREDENTIALS, delay=delay)
 
     def contact_by(self, property_name: str, value: str) -> str | None:

@@ -6,6 +6,7 @@ from ..api import ApiSession, Permanent, Transient, json_of
 from .settings import ZohoSettings
 
 RENEW_EARLY = timedelta(seconds=60)
+# Zoho's 429s and token refusals carry no Retry-After; its limits lift within a minute or so.
 THROTTLED_DELAY = 60.0
 
 

@@ -1,15 +1,13 @@
 """Calls to the Zoho CRM REST API (v8): upsert records, read and write their notes."""
 
-from datetime import datetime, timezone
 from urllib.parse import quote
 
-from ..api import ApiSession, Permanent, error_for, json_of, retry_after_seconds
-from .auth import AccessTokens
+from ..api import ApiSession, Permanent, asked_delay, error_for, json_of
+from .auth import THROTTLED_DELAY, AccessTokens
 
 API_PATH = "/crm/v8"
 DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
 CREDENTIALS = "RECEIVER_ZOHO_REFRESH_TOKEN and its scope ZohoCRM.modules.ALL"
-THROTTLED_DELAY = 60.0  # Zoho's 429 carries no Retry-After; its limits are per minute or day
 EXPIRED_TOKEN_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE"}
 
 
@@ -57,7 +55,7 @@ class ZohoClient:
         body = json_of(response)
         result = body if body.get("code") else first_result(body)
         message = describe(result) if result.get("code") else response.text[:300] or "no message"
-        delay = retry_after_seconds(response.headers.get("Retry-After"), datetime.now(timezone.utc))
+        delay = asked_delay(response)
         if response.status_code == 429 and delay is None:
             delay = THROTTLED_DELAY
         return error_for(response, "Zoho CRM", message=message, credentials=CREDENTIALS,
