@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from .fakes.server import ServedInThread
+
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
@@ -22,7 +24,7 @@ class Answer:
     body: bytes = b'{"ok":true}'
 
 
-class FakeCrm:
+class FakeCrm(ServedInThread):
     """Serves on 127.0.0.1; `script` answers requests in turn, then `default` answers."""
 
     def __init__(self, secret: str | None = SECRET):
@@ -32,18 +34,10 @@ class FakeCrm:
         self.started = threading.Event()  # set as soon as a request arrives
         self.verifier = Webhook(secret) if secret else None
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        server.daemon_threads = True
+        super().__init__(server)
+        self.url = f"http://127.0.0.1:{server.server_address[1]}/events"
 
     def answer(self, *answers: Answer):
         self.script.extend(answers)
