@@ -169,3 +169,28 @@ def test_a_broken_plugin_is_reported_and_the_others_load(monkeypatch):
 
 def test_builtins_are_registered_as_entry_points():
     assert {"log", "jsonl", "http"} <= set(registry.installed())
+
+
+def test_http_adapter_reads_proxy_and_ca_settings_once(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = http_adapter("https://crm.example/events").session
+    assert session.proxies["https"] == "http://proxy.example:3128"
+    assert session.verify == "/etc/ssl/company-ca.pem"
+    assert session.trust_env is False  # not read again on every call
+
+
+def test_a_crm_delivery_stops_calling_once_its_time_budget_is_spent():
+    from freezegun import freeze_time
+
+    from receiver.adapters.api import ApiSession, Transient
+
+    with freeze_time("2025-03-04 10:00:00") as clock:
+        api = ApiSession("Some CRM", budget_seconds=15)
+        api.start()
+        clock.tick(15)
+        with pytest.raises(Transient, match="longer than the 15 s a delivery may take"):
+            api.request("GET", "http://127.0.0.1:9/never-called")
+    api.close()

@@ -49,6 +49,17 @@ def test_malformed_numbers_name_the_variable(variable, value):
         load_settings({"ROCKETCHAT_LIVECHAT_TOKEN": "t", variable: value})
 
 
+@pytest.mark.parametrize("variable, value", [
+    ("RECEIVER_HUBSPOT_INCLUDE_TEST", "maybe"),
+    ("RECEIVER_HUBSPOT_CUSTOM_FIELDS", "cpf"),
+    ("RECEIVER_HUBSPOT_CUSTOM_FIELDS", "cpf=,b=c"),
+])
+def test_malformed_adapter_flags_and_mappings_name_the_variable(variable, value):
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "hubspot",
+                       "RECEIVER_HUBSPOT_TOKEN": "pat", variable: value})
+
+
 @pytest.mark.parametrize("adapter, variable", [
     ("jsonl", "RECEIVER_JSONL_PATH"), ("http", "RECEIVER_HTTP_URL")])
 def test_adapter_settings_are_required(adapter, variable):

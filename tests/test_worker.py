@@ -217,3 +217,31 @@ def test_workers_in_parallel_never_deliver_a_row_twice_and_keep_order(app, post,
     assert sorted(delivered) == sorted(i for ids in expected.values() for i in ids)
     for ids in expected.values():
         assert [i for i in delivered if i in ids] == ids
+
+
+def test_a_claim_walks_the_due_order_index_instead_of_sorting_the_backlog(tmp_path):
+    from receiver.store import schema
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    schema.upgrade(engine)
+    statement = deliveries.claimable("sqlite").params(adapters=["http", "log"], now=None)
+    compiled = statement.compile(dialect=engine.dialect,
+                                 compile_kwargs={"render_postcompile": True})
+    with engine.connect() as conn:
+        plan = [row[3] for row in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}", tuple(1 for _ in compiled.positiontup))]
+    assert any("USING INDEX ix_deliveries_claim" in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+def test_only_the_worker_engine_commits_without_waiting_for_the_disk(database_url):
+    from receiver.config import normalize_database_url
+
+    for flush, expected in ((True, {"sqlite": 2, "postgresql": "on"}),
+                            (False, {"sqlite": 1, "postgresql": "off"})):
+        engine = make_engine(normalize_database_url(database_url), flush_each_commit=flush)
+        with engine.connect() as conn:
+            dialect = conn.dialect.name
+            query = "PRAGMA synchronous" if dialect == "sqlite" else "SHOW synchronous_commit"
+            assert conn.exec_driver_sql(query).scalar() == expected[dialect]
+        engine.dispose()

@@ -44,7 +44,7 @@ class DeliveryRow:
 
 
 def claimable(dialect_name: str):
-    """The id of the next due delivery that heads its conversation for its adapter.
+    """A query for the id of the next due delivery that heads its conversation for its adapter.
 
     Candidates are walked in due order off `ix_deliveries_claim`, each checked with one
     index probe, so a claim costs the same however long the backlog is.
@@ -79,7 +79,6 @@ def claimable(dialect_name: str):
         # PostgreSQL: concurrent workers pass over rows another worker is claiming.
         # SQLite has no row locks and needs none: it runs one writer at a time.
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
     )
 
 
@@ -91,7 +90,7 @@ def _claim_statement(dialect_name: str):
     """Built once: the claim runs for every delivery, and building it costs more than running it."""
     claim = (
         update(deliveries)
-        .where(deliveries.c.id == claimable(dialect_name))
+        .where(deliveries.c.id == claimable(dialect_name).scalar_subquery())
         .values(lease_owner=bindparam("worker"),
                 lease_expires_at=bindparam("lease_expires_at", type_=UTCDateTime),
                 attempts=deliveries.c.attempts + 1,
