@@ -219,21 +219,6 @@ def test_workers_in_parallel_never_deliver_a_row_twice_and_keep_order(app, post,
         assert [i for i in delivered if i in ids] == ids
 
 
-def test_a_claim_walks_the_due_order_index_instead_of_sorting_the_backlog(tmp_path):
-    from receiver.store import schema
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
-    schema.upgrade(engine)
-    statement = deliveries.claimable("sqlite").params(adapters=["http", "log"], now=None)
-    compiled = statement.compile(dialect=engine.dialect,
-                                 compile_kwargs={"render_postcompile": True})
-    with engine.connect() as conn:
-        plan = [row[3] for row in conn.exec_driver_sql(
-            f"EXPLAIN QUERY PLAN {compiled}", tuple(1 for _ in compiled.positiontup))]
-    assert any("USING INDEX ix_deliveries_claim" in step for step in plan), plan
-    assert not any("TEMP B-TREE" in step for step in plan), plan
-
-
 def test_only_the_worker_engine_commits_without_waiting_for_the_disk(database_url):
     from receiver.config import normalize_database_url
 

@@ -13,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from ..config import get_settings
 from ..logs import configure_logging
 from ..store import schema
-from ..store.db import get_engine, make_engine
+from ..store.db import get_engine, make_worker_engine
 from ..worker import build_worker
 
 
@@ -37,13 +37,7 @@ def worker(once):
     """Deliver stored events to the configured adapters until SIGTERM or SIGINT."""
     configure_logging()
     settings = get_settings()
-    # No pre-ping: a stale connection fails one step, which the loop logs and retries on
-    # a fresh connection; a ping per claim would cost a round trip on every delivery.
-    # No flush per commit: the worker only writes its own bookkeeping (leases, outcomes),
-    # and losing the last of it to a machine crash repeats a delivery, which adapters
-    # absorb; events themselves are written by the web process, flushed before the 200.
-    engine = make_engine(settings.database_url, timeout_seconds=settings.store_timeout_seconds,
-                         pre_ping=False, flush_each_commit=False)
+    engine = make_worker_engine(settings.database_url, settings.store_timeout_seconds)
     delivering = build_worker(settings, engine)
     if once:
         while delivering.step():

@@ -17,19 +17,22 @@ class StoreUnavailable(Exception):
 
 
 def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
-                pre_ping: bool = True, flush_each_commit: bool = True) -> Engine:
+                pre_ping: bool = True, flush_each_commit: bool = True,
+                planner_settings: dict[str, str] | None = None) -> Engine:
     """An engine whose commits are durable and whose waits end within `timeout_seconds`.
 
     The pool is small because a sync gunicorn worker or a delivery worker runs one
     request or delivery at a time; `pre_ping` tests each connection as it leaves the pool.
     Without `flush_each_commit`, a commit returns before it reaches the disk: a crash of
     the machine or database may lose the last few of them, never an older one.
+    `planner_settings` are PostgreSQL settings for each session, such as `enable_sort`.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, timeout_seconds, flush_each_commit)
     millis = int(timeout_seconds * 1000)
     flush = "" if flush_each_commit else " -c synchronous_commit=off"
+    planner = "".join(f" -c {name}={value}" for name, value in (planner_settings or {}).items())
     return create_engine(
         parsed,
         pool_pre_ping=pre_ping,
@@ -43,7 +46,7 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
             # sender's 5 s timeout. Custom plans: psycopg prepares repeated statements, and
             # a generic plan for the claim query (blind to `now`) walks the whole backlog.
             "options": f"-c statement_timeout={millis} -c lock_timeout={millis} "
-                       f"-c plan_cache_mode=force_custom_plan{flush}",
+                       f"-c plan_cache_mode=force_custom_plan{flush}{planner}",
         },
     )
 
@@ -73,6 +76,23 @@ def _sqlite_engine(parsed, timeout_seconds: float, flush_each_commit: bool) -> E
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def make_worker_engine(url: str, timeout_seconds: float) -> Engine:
+    """The delivery worker's engine: its claims stay index walks, its commits skip the flush.
+
+    No pre-ping: a stale connection fails one step, which the worker logs and retries on a
+    fresh connection; a ping per claim would cost a round trip on every delivery.
+    No flush per commit: the worker only writes its own bookkeeping (leases, outcomes),
+    and losing the last of it to a machine crash repeats a delivery, which adapters
+    absorb; events themselves are written by the web process, flushed before the 200.
+    No sorting: until its statistics know of the backlog (a new database, or a burst
+    before autovacuum analyzes again), PostgreSQL expects one pending row and sorts the
+    whole backlog for every claim instead of walking `ix_deliveries_claim`, which is in
+    due order already. None of the worker's statements needs a sort otherwise.
+    """
+    return make_engine(url, timeout_seconds=timeout_seconds, pre_ping=False,
+                       flush_each_commit=False, planner_settings={"enable_sort": "off"})
 
 
 def init_app(app, settings) -> None:

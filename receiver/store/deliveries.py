@@ -43,7 +43,7 @@ class DeliveryRow:
     lease_expires_at: datetime | None
 
 
-def claimable(dialect_name: str):
+def claimable():
     """A query for the id of the next due delivery that heads its conversation for its adapter.
 
     Candidates are walked in due order off `ix_deliveries_claim`, each checked with one
@@ -61,9 +61,10 @@ def claimable(dialect_name: str):
                earlier.c.state == pending)
         .scalar_subquery()
     )
-    # SQLite would rather use an index on the adapter and sort the whole backlog for each
-    # claim; a unary plus takes that column out of its index choices.
-    adapter = literal_column("+candidate.adapter") if dialect_name == "sqlite" else candidate.c.adapter
+    # The adapter as an expression, not a column, so no index on it is a way in; otherwise
+    # SQLite picks `ix_deliveries_order` and sorts the whole backlog for each claim.
+    # (PostgreSQL is kept from sorting by the worker's engine: see make_worker_engine.)
+    adapter = literal_column("candidate.adapter || ''")
     return (
         select(candidate.c.id)
         .where(
@@ -90,7 +91,7 @@ def _claim_statement(dialect_name: str):
     """Built once: the claim runs for every delivery, and building it costs more than running it."""
     claim = (
         update(deliveries)
-        .where(deliveries.c.id == claimable(dialect_name).scalar_subquery())
+        .where(deliveries.c.id == claimable().scalar_subquery())
         .values(lease_owner=bindparam("worker"),
                 lease_expires_at=bindparam("lease_expires_at", type_=UTCDateTime),
                 attempts=deliveries.c.attempts + 1,
