@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .dedup import dedup_key, event_id
-from .schemas import ValidationError, parse_event
+from .schemas import ValidationError, parse_event, storable_type
 from .store import events as event_store
 from .store import links
 from .store import quarantine
@@ -91,7 +91,7 @@ def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime, *,
     """
     body = read_body(raw)
     event, errors = validate(body)
-    source_type = body.get("type") if isinstance(body.get("type"), str) else None
+    source_type = storable_type(body)
     new = prepare(body, raw, event, now) if errors is None else None
     # Both branches store with a single statement on PostgreSQL (the read after it commits).
     with transaction(engine, one_statement=True) as conn:

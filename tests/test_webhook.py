@@ -112,6 +112,46 @@ def test_missing_type_is_422_and_quarantined(post, engine):
     assert count(engine, "quarantine") == 1
 
 
+UNSTORABLE = {
+    "too long": ("r" * 201, "Must be at most 200 characters."),
+    "NUL": ("room\u0000id", "Must not contain a NUL character."),
+    "unpaired surrogate": ("room\ud800id", "Must not contain an unpaired surrogate."),
+}
+
+
+@pytest.mark.parametrize("problem", UNSTORABLE)
+def test_a_room_id_no_column_can_hold_is_quarantined_not_retried_forever(post, engine, problem):
+    """PostgreSQL refuses such text at commit: a 503 would make every retry fail the same way."""
+    room_id, message = UNSTORABLE[problem]
+    body = payload("e-message-visitor")
+    body["_id"] = body["messages"][0]["rid"] = room_id
+    response = post(json.dumps(body))
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == {"_id": [message]}
+    with transaction(engine) as conn:
+        held = quarantine.get_held(conn, response.get_json()["quarantine_id"])
+    assert held.source_type == "Message"
+    assert held.raw == json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("problem", UNSTORABLE)
+def test_a_type_no_column_can_hold_is_quarantined_untyped(post, engine, problem):
+    source_type, message = UNSTORABLE[problem]
+    response = post(json.dumps({"type": source_type, "_id": "r1"}))
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == {"type": [message]}
+    with transaction(engine) as conn:
+        held = quarantine.get_held(conn, response.get_json()["quarantine_id"])
+    assert held.source_type is None
+    assert count(engine, "events") == 0
+
+
+def test_a_room_id_of_exactly_the_column_width_is_accepted(post, engine):
+    body = payload("e-message-visitor")
+    body["_id"] = body["messages"][0]["rid"] = "r" * 200
+    assert post(body).status_code == 200
+
+
 def test_same_bad_body_twice_is_held_once_and_counted(post, engine):
     body = {"type": "Message", "_id": "r1"}
     with freeze_time("2025-01-01T00:00:00Z"):

@@ -3,7 +3,7 @@
 from marshmallow import ValidationError, fields, post_load, validates
 
 from .. import records
-from .fields import FirstAddress, OptionalDict, OptionalList, Timestamp
+from .fields import FirstAddress, OptionalDict, OptionalList, Storable, Timestamp
 from .parts import (
     AgentSchema, MessageSchema, Tolerant, UserRefSchema, VisitorSchema, text,
 )
@@ -27,7 +27,7 @@ class RoomEventSchema(Tolerant):
     kind = "unknown"
 
     type = fields.String(required=True)
-    _id = fields.String(required=True)
+    _id = fields.String(required=True, validate=Storable())
     label = text()
     topic = text()
     createdAt = Timestamp(load_default=None, allow_none=True)

@@ -2,7 +2,31 @@
 
 import datetime as dt
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
+
+from ..store.tables import ID_LENGTH
+
+
+class Storable(validate.Validator):
+    """Text a database column can hold: not too long, no NUL, no unpaired surrogate.
+
+    PostgreSQL refuses all three and SQLite the last; refusing them here turns what would
+    be a retry that can never succeed into a quarantined body with a clear error.
+    """
+
+    def __init__(self, limit: int = ID_LENGTH):
+        self.limit = limit
+
+    def __call__(self, value: str) -> str:
+        if len(value) > self.limit:
+            raise ValidationError(f"Must be at most {self.limit} characters.")
+        if "\x00" in value:
+            raise ValidationError("Must not contain a NUL character.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Must not contain an unpaired surrogate.") from None
+        return value
 
 
 class Timestamp(fields.AwareDateTime):

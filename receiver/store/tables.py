@@ -14,6 +14,9 @@ metadata = MetaData(naming_convention={
     "pk": "pk_%(table_name)s",
 })
 
+# The width of the text columns that hold Rocket.Chat ids and types; schemas refuse longer.
+ID_LENGTH = 200
+
 # Accepted webhooks. `seq` is the arrival order that per-conversation delivery follows;
 # `dedup_key` is derived from the body and claimed by its unique constraint.
 events = Table(
@@ -22,8 +25,8 @@ events = Table(
     Column("id", String(40), nullable=False, unique=True),
     Column("dedup_key", String(64), nullable=False, unique=True),
     Column("kind", String(32), nullable=False),
-    Column("source_type", String(200)),
-    Column("conversation_id", String(200)),
+    Column("source_type", String(ID_LENGTH)),
+    Column("conversation_id", String(ID_LENGTH)),
     Column("test", Boolean, nullable=False, default=False),
     Column("occurred_at", UTCDateTime),
     Column("received_at", UTCDateTime, nullable=False),
@@ -46,7 +49,7 @@ deliveries = Table(
     Column("id", Serial, primary_key=True, autoincrement=True),
     Column("event_seq", Serial, ForeignKey("events.seq", ondelete="CASCADE"), nullable=False),
     Column("adapter", String(64), nullable=False),
-    Column("conversation_id", String(200)),
+    Column("conversation_id", String(ID_LENGTH)),
     Column("state", String(16), nullable=False, default=PENDING),
     Column("attempts", Integer, nullable=False, default=0),
     Column("due_at", UTCDateTime, nullable=False),
@@ -79,7 +82,7 @@ quarantine = Table(
     "quarantine", metadata,
     Column("id", Serial, primary_key=True, autoincrement=True),
     Column("digest", String(64), nullable=False, unique=True),
-    Column("source_type", String(200)),
+    Column("source_type", String(ID_LENGTH)),
     Column("errors", Text, nullable=False),
     Column("raw", LargeBinary, nullable=False),
     Column("state", String(16), nullable=False, default=HELD),
@@ -95,7 +98,7 @@ quarantine = Table(
 # the webhook's 200 answer carries them so Rocket.Chat keeps them on the room as crmData.
 crm_links = Table(
     "crm_links", metadata,
-    Column("conversation_id", String(200), primary_key=True),
+    Column("conversation_id", String(ID_LENGTH), primary_key=True),
     Column("adapter", String(64), primary_key=True),
     Column("refs", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
