@@ -4,7 +4,7 @@ Every key is always present; absent facts are None, [] or {}. Timestamps are awa
 datetimes here and ISO-8601 UTC strings ending in `Z` once serialized.
 """
 
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 
 KINDS = (
@@ -132,10 +132,18 @@ def format_time(value: datetime) -> str:
 
 def to_dict(value):
     """Turn a record (or list of records) into plain JSON-ready data."""
-    if is_dataclass(value):
-        return {f.name: to_dict(getattr(value, f.name)) for f in fields(value)}
+    names = _FIELD_NAMES.get(type(value))
+    if names is not None:
+        return {name: to_dict(getattr(value, name)) for name in names}
     if isinstance(value, list):
         return [to_dict(item) for item in value]
     if isinstance(value, datetime):
         return format_time(value)
     return value
+
+
+# Looked up by exact type, since to_dict runs over every value of every accepted event.
+_FIELD_NAMES = {
+    record: tuple(f.name for f in fields(record))
+    for record in (Person, Attachment, Message, Agent, Contact, Conversation, OfflineMessage, Event)
+}
