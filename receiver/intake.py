@@ -91,11 +91,11 @@ def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime, *,
     """
     body = read_body(raw)
     event, errors = validate(body)
-    source_type = storable_type(body)
     new = prepare(body, raw, event, now) if errors is None else None
     # Both branches store with a single statement on PostgreSQL (the read after it commits).
     with transaction(engine, one_statement=True) as conn:
         if errors is not None:
+            source_type = storable_type(body)  # only a refused body needs it checked here
             held_id = quarantine.hold(conn, raw, source_type, errors, now)
             return Quarantined(held_id=held_id, source_type=source_type, errors=errors)
         accepted = admit(conn, new, adapters)

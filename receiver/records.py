@@ -4,8 +4,9 @@ Every key is always present; absent facts are None, [] or {}. Timestamps are awa
 datetimes here and ISO-8601 UTC strings ending in `Z` once serialized.
 """
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime, timezone
+from functools import cache
 
 KINDS = (
     "chat.started", "chat.queued", "chat.taken", "chat.forwarded", "chat.closed",
@@ -130,9 +131,16 @@ def format_time(value: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
+@cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """A record type's field names, or None for any other type; asked once per type."""
+    return tuple(f.name for f in fields(kind)) if is_dataclass(kind) else None
+
+
 def to_dict(value):
     """Turn a record (or list of records) into plain JSON-ready data."""
-    names = _FIELD_NAMES.get(type(value))
+    # Runs over every value of every accepted event, hence the cached lookup by type.
+    names = _field_names(type(value))
     if names is not None:
         return {name: to_dict(getattr(value, name)) for name in names}
     if isinstance(value, list):
@@ -140,10 +148,3 @@ def to_dict(value):
     if isinstance(value, datetime):
         return format_time(value)
     return value
-
-
-# Looked up by exact type, since to_dict runs over every value of every accepted event.
-_FIELD_NAMES = {
-    record: tuple(f.name for f in fields(record))
-    for record in (Person, Attachment, Message, Agent, Contact, Conversation, OfflineMessage, Event)
-}

@@ -10,6 +10,7 @@ __all__ = ["SCHEMAS", "TEST_ROOM_ID", "ValidationError", "parse_event", "storabl
 
 # Schemas hold no per-load state, so one instance per type serves every request.
 _LOADERS = {name: schema() for name, schema in SCHEMAS.items()}
+_STORABLE = Storable()
 
 
 def parse_event(body: dict) -> records.Event:
@@ -20,7 +21,7 @@ def parse_event(body: dict) -> records.Event:
     if not isinstance(source_type, str) or not source_type.strip():
         raise ValidationError({"type": ["Must be a non-empty string."]})
     try:
-        Storable()(source_type)
+        _STORABLE(source_type)
     except ValidationError as error:
         raise ValidationError({"type": error.messages}) from None
     loader = _LOADERS.get(source_type)
@@ -44,6 +45,6 @@ def storable_type(body: dict) -> str | None:
     if not isinstance(source_type, str):
         return None
     try:
-        return Storable()(source_type)
+        return _STORABLE(source_type)
     except ValidationError:
         return None
