@@ -68,10 +68,13 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
 def gunicorn(app: str, env: dict, workers: int):
     """Gunicorn serving `app` with the settings both benchmarked apps share; yields (url, pid)."""
     port = free_port()
+    # Logs go to a file, as a platform's collector takes them, not through a terminal
+    # that would slow every line down and flood the report.
+    logs = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", app, "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "256"],
-        cwd=ROOT, env={**os.environ, **env},
+        cwd=ROOT, env={**os.environ, **env}, stdout=logs,
     )
     try:
         wait_for_port(port)
@@ -79,6 +82,7 @@ def gunicorn(app: str, env: dict, workers: int):
     finally:
         process.terminate()
         process.wait(30)
+        logs.close()
 
 
 def children(pid: int) -> list[int]:

@@ -1,6 +1,7 @@
 """Creates the database engine with the durability and timeout settings each backend needs."""
 
-from contextlib import contextmanager
+import weakref
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from flask import current_app
@@ -9,7 +10,12 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
+from .writelock import WriteLock, WriteLockTimeout
+
 EXTENSION = "receiver.engine"
+
+# The write lock of each SQLite engine that has a database file.
+_write_locks: "weakref.WeakKeyDictionary[Engine, WriteLock]" = weakref.WeakKeyDictionary()
 
 
 class StoreUnavailable(Exception):
@@ -52,9 +58,12 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
 
 
 def _sqlite_engine(parsed, timeout_seconds: float, flush_each_commit: bool) -> Engine:
-    if parsed.database and parsed.database != ":memory:":
+    on_disk = parsed.database and parsed.database != ":memory:"
+    if on_disk:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, connect_args={"timeout": timeout_seconds})
+    if on_disk:
+        _write_locks[engine] = WriteLock(f"{parsed.database}-writelock", timeout_seconds)
 
     @event.listens_for(engine, "connect")
     def configure(dbapi_connection, record):
@@ -112,14 +121,16 @@ def transaction(engine: Engine, *, one_statement: bool = False):
     """A committed transaction, or StoreUnavailable if the database cannot take it in time.
 
     With `one_statement`, the caller runs a single statement, which PostgreSQL commits on
-    its own: no BEGIN and COMMIT round trips. SQLite always takes its write lock up front.
+    its own: no BEGIN and COMMIT round trips. SQLite always takes its write lock up front,
+    queueing on the file's WriteLock first.
     """
     try:
         if one_statement and engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 yield conn
         else:
-            with engine.begin() as conn:
+            lock = _write_locks.get(engine)
+            with lock.held() if lock else nullcontext(), engine.begin() as conn:
                 yield conn
-    except (DBAPIError, SATimeoutError) as error:
+    except (DBAPIError, SATimeoutError, WriteLockTimeout) as error:
         raise StoreUnavailable(str(error).splitlines()[0]) from error

@@ -1,0 +1,138 @@
+"""The lock that queues SQLite writers: exclusion across processes and threads, and its timeout."""
+
+import json
+import multiprocessing
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from receiver import create_app
+from receiver.store import schema
+from receiver.store.db import EXTENSION, make_engine
+from receiver.store.writelock import WriteLock, WriteLockTimeout
+
+from .conftest import TOKEN, count, payload
+
+HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def other_process_holding(tmp_path):
+    """Start a process that holds a lock file until the returned function lets it go."""
+    holders = []
+
+    def hold(path):
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline() == "held\n"
+        holders.append(holder)
+
+        def let_go():
+            holder.stdin.close()
+            holder.wait(10)
+        return let_go
+
+    yield hold
+    for holder in holders:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_held_by_another_process_times_out(tmp_path, other_process_holding):
+    path = tmp_path / "db-writelock"
+    other_process_holding(path)
+    with pytest.raises(WriteLockTimeout, match="another process"):
+        with WriteLock(str(path), timeout_seconds=0).held():
+            pass
+
+
+def test_a_waiting_writer_goes_as_soon_as_the_holder_lets_go(tmp_path, other_process_holding):
+    path = tmp_path / "db-writelock"
+    let_go = other_process_holding(path)
+    entered = threading.Event()
+
+    def write():
+        with WriteLock(str(path), timeout_seconds=30).held():
+            entered.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert not entered.wait(0.2)  # still queued behind the other process
+    let_go()
+    writer.join(10)
+    assert entered.is_set()
+
+
+def test_threads_sharing_a_lock_exclude_each_other(tmp_path):
+    lock = WriteLock(str(tmp_path / "db-writelock"), timeout_seconds=0)
+    outcome = []
+
+    with lock.held():
+        def second_writer():
+            try:
+                with lock.held():
+                    outcome.append("entered")
+            except WriteLockTimeout as error:
+                outcome.append(str(error))
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(10)
+    assert outcome == [f"another thread held {lock.path} for 0 s"]
+    with lock.held():  # released again after both
+        pass
+
+
+def _try_in_child(lock: WriteLock, answers) -> None:
+    try:
+        with lock.held():
+            answers.put("entered")
+    except WriteLockTimeout as error:
+        answers.put(str(error))
+
+
+def test_a_forked_child_neither_shares_the_parents_hold_nor_inherits_its_thread_lock(tmp_path):
+    lock = WriteLock(str(tmp_path / "db-writelock"), timeout_seconds=0)
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    with lock.held():
+        child = context.Process(target=_try_in_child, args=(lock, answers))
+        child.start()
+        # The child's thread lock starts free, so it is the parent's flock that stops it.
+        assert answers.get(timeout=30) == f"another process held {lock.path} for 0 s"
+        child.join(30)
+    child = context.Process(target=_try_in_child, args=(lock, answers))
+    child.start()
+    assert answers.get(timeout=30) == "entered"
+    child.join(30)
+
+
+def test_a_sqlite_engine_queues_on_the_file_beside_its_database(tmp_path, other_process_holding):
+    database = tmp_path / "receiver.sqlite3"
+    engine = make_engine(f"sqlite:///{database}", timeout_seconds=0.2)
+    schema.upgrade(engine)
+    let_go = other_process_holding(f"{database}-writelock")
+    app = create_app({"ROCKETCHAT_LIVECHAT_TOKEN": TOKEN, "DATABASE_URL": f"sqlite:///{database}",
+                      "RECEIVER_ADAPTERS": "log", "RECEIVER_STORE_TIMEOUT_SECONDS": "0.2"})
+    client = app.test_client()
+
+    def post():
+        return client.post("/webhooks/rocketchat", data=json.dumps(payload("e-message-visitor")),
+                           headers={"X-RocketChat-Livechat-Token": TOKEN,
+                                    "Content-Type": "application/json"})
+
+    refused = post()
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"].isdigit()
+    let_go()
+    assert post().status_code == 200
+    assert count(engine, "events") == 1
+    app.extensions[EXTENSION].dispose()
+    engine.dispose()
