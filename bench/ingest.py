@@ -2,9 +2,10 @@
 
     python bench/ingest.py [--databases sqlite,postgresql] [--seconds 10] [--rounds 3]
 
-Each round runs bare Flask, then the receiver (full validation, dedup, durable commit),
-alternating so that both see the same machine state. Bodies are realistic Message events
-with unique message ids, so deduplication never short-cuts the work.
+Each round runs bare Flask, then bare Flask with one flushed INSERT per request (the floor
+of any receiver that commits before it answers), then the receiver (full validation, dedup,
+durable commit), alternating so that all see the same machine state. Bodies are realistic
+Message events with unique message ids, so deduplication never short-cuts the work.
 """
 
 import argparse
@@ -16,7 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import create_engine  # noqa: E402
+
 from bench.common import ROOT, TOKEN, children, database, gunicorn, peak_rss_mb, run_wrk  # noqa: E402
+from receiver.config import normalize_database_url  # noqa: E402
 
 LUA = r"""
 local template = [==[__BODY__]==]
@@ -52,12 +56,22 @@ def wrk_script(folder: str) -> str:
     return str(path)
 
 
+def create_bare_table(url: str) -> None:
+    """The table bench/bare_commit_app.py writes to."""
+    engine = create_engine(normalize_database_url(url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE bare_bodies (id TEXT PRIMARY KEY, raw TEXT NOT NULL)")
+    engine.dispose()
+
+
 def measure(kind: str, args, script: str) -> dict:
-    results = {"bare": [], "receiver": []}
-    memory = {"bare": 0.0, "receiver": 0.0}
+    apps = {"bare": "bench.bare_app:app", "bare+commit": "bench.bare_commit_app:app",
+            "receiver": "wsgi:app"}
+    results = {name: [] for name in apps}
+    memory = dict.fromkeys(apps, 0.0)
     with database(kind) as url:
         env = {"ROCKETCHAT_LIVECHAT_TOKEN": TOKEN, "DATABASE_URL": url, "RECEIVER_ADAPTERS": "log"}
-        apps = {"bare": "bench.bare_app:app", "receiver": "wsgi:app"}
+        create_bare_table(url)
         for _ in range(args.rounds):
             for name, app in apps.items():
                 with gunicorn(app, env, args.workers) as (target, master):
@@ -69,7 +83,6 @@ def measure(kind: str, args, script: str) -> dict:
         summary[name] = {key: statistics.median(run[key] for run in runs)
                          for key in ("rps", "p50", "p90", "p99", "errors")}
         summary[name]["rss_mb"] = memory[name]
-    summary["ratio"] = summary["receiver"]["rps"] / summary["bare"]["rps"]
     return summary
 
 
@@ -79,21 +92,23 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both apps")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for every app")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         script = wrk_script(folder)
         print(f"wrk -c{args.connections} for {args.seconds} s, median of {args.rounds} alternating "
-              f"rounds, gunicorn --workers {args.workers} (sync) for both apps")
-        print(f"{'database':<11}{'app':<10}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+              f"rounds, gunicorn --workers {args.workers} (sync) for every app")
+        print(f"{'database':<11}{'app':<13}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
               f"{'non-2xx':>9}{'peak RSS MB':>13}")
         for kind in args.databases.split(","):
             summary = measure(kind, args, script)
-            for name in ("bare", "receiver"):
-                row = summary[name]
-                print(f"{kind:<11}{name:<10}{row['rps']:>9.0f}{row['p50']:>9.2f}{row['p90']:>9.2f}"
+            for name, row in summary.items():
+                print(f"{kind:<11}{name:<13}{row['rps']:>9.0f}{row['p50']:>9.2f}{row['p90']:>9.2f}"
                       f"{row['p99']:>9.2f}{row['errors']:>9.0f}{row['rss_mb']:>13.1f}")
-            print(f"{kind:<11}ratio receiver/bare: {summary['ratio']:.2f}", flush=True)
+            receiver = summary["receiver"]["rps"]
+            print(f"{kind:<11}ratio receiver/bare: {receiver / summary['bare']['rps']:.2f}, "
+                  f"receiver/bare+commit: {receiver / summary['bare+commit']['rps']:.2f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

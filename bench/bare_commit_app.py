@@ -1,0 +1,48 @@
+"""The floor of a durable receiver: bare Flask plus one flushed INSERT of the raw body per request.
+
+Run by bench/ingest.py, which creates the `bare_bodies` table first. Each process keeps one
+connection: SQLite in WAL mode with synchronous=FULL, or PostgreSQL autocommitting, so every
+answer follows a commit on disk, as the receiver's do.
+"""
+
+import hmac
+import json
+import os
+import sqlite3
+import uuid
+
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+TOKEN = os.environ["ROCKETCHAT_LIVECHAT_TOKEN"].encode()
+URL = os.environ["DATABASE_URL"]
+_connection = None
+
+
+def connection():
+    global _connection
+    if _connection is None:
+        if URL.startswith("sqlite:///"):
+            _connection = sqlite3.connect(URL.removeprefix("sqlite:///"), isolation_level=None,
+                                          timeout=3)
+            _connection.execute("PRAGMA journal_mode=WAL")
+            _connection.execute("PRAGMA synchronous=FULL")
+        else:
+            import psycopg
+
+            _connection = psycopg.connect(URL, autocommit=True)
+    return _connection
+
+
+@app.post("/webhooks/rocketchat")
+def receive():
+    presented = request.headers.get("X-RocketChat-Livechat-Token", "").encode()
+    if not hmac.compare_digest(presented, TOKEN):
+        return jsonify(success=False), 401
+    raw = request.get_data()
+    body = json.loads(raw)
+    conn = connection()
+    marker = "?" if isinstance(conn, sqlite3.Connection) else "%s"
+    conn.execute(f"INSERT INTO bare_bodies (id, raw) VALUES ({marker}, {marker})",
+                 (uuid.uuid4().hex, raw.decode()))
+    return jsonify(success=True, type=body.get("type"))
