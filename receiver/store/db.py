@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
+from .liveness import ping_when_idle
 from .writelock import WriteLock, WriteLockTimeout
 
 EXTENSION = "receiver.engine"
@@ -28,7 +29,8 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
     """An engine whose commits are durable and whose waits end within `timeout_seconds`.
 
     The pool is small because a sync gunicorn worker or a delivery worker runs one
-    request or delivery at a time; `pre_ping` tests each connection as it leaves the pool.
+    request or delivery at a time; `pre_ping` tests a connection that sat idle as it
+    leaves the pool.
     Without `flush_each_commit`, a commit returns before it reaches the disk: a crash of
     the machine or database may lose the last few of them, never an older one.
     `planner_settings` are PostgreSQL settings for each session, such as `enable_sort`.
@@ -39,9 +41,8 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
     millis = int(timeout_seconds * 1000)
     flush = "" if flush_each_commit else " -c synchronous_commit=off"
     planner = "".join(f" -c {name}={value}" for name, value in (planner_settings or {}).items())
-    return create_engine(
+    engine = create_engine(
         parsed,
-        pool_pre_ping=pre_ping,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=timeout_seconds,
@@ -55,6 +56,9 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
                        f"-c plan_cache_mode=force_custom_plan{flush}{planner}",
         },
     )
+    if pre_ping:
+        ping_when_idle(engine)
+    return engine
 
 
 def _sqlite_engine(parsed, timeout_seconds: float, flush_each_commit: bool) -> Engine:
