@@ -3,7 +3,6 @@
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from sqlalchemy import String, bindparam, func, insert, literal, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -11,6 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from .. import records
 from ..jsontext import dump_json
 from .dialect import insert_in
+from .prepared import Prepared
 from .tables import PENDING, deliveries, events
 from .types import UTCDateTime
 
@@ -37,7 +37,6 @@ DELIVERY_COLUMNS = ("event_seq", "adapter", "conversation_id", "state", "attempt
                     "retries_since", "created_at")
 
 
-@lru_cache
 def _insert_event_statement(dialect_name: str):
     # No conflict target: `id` is derived from `dedup_key`, and a racing duplicate may trip
     # either unique index first; both mean "already stored".
@@ -46,7 +45,6 @@ def _insert_event_statement(dialect_name: str):
         .returning(events.c.seq)
 
 
-@lru_cache
 def _insert_event_with_deliveries_statement():
     """PostgreSQL: the event and its deliveries in one statement, so one round trip stores both."""
     new_event = _insert_event_statement("postgresql").cte("new_event")
@@ -58,6 +56,29 @@ def _insert_event_with_deliveries_statement():
         literal(PENDING), literal(0), now, now, now,
     ).select_from(new_event.join(names, true()))
     return insert(deliveries).from_select(DELIVERY_COLUMNS, rows).returning(deliveries.c.id)
+
+
+def _insert_deliveries_statement():
+    return deliveries.insert().values({name: bindparam(name) for name in DELIVERY_COLUMNS})
+
+
+_STATEMENTS = {
+    "event": _insert_event_statement,
+    "event_with_deliveries": lambda dialect_name: _insert_event_with_deliveries_statement(),
+    "deliveries": lambda dialect_name: _insert_deliveries_statement(),
+}
+# Keyed by dialect name, not instance: every engine of a database kind shares them.
+_prepared_statements: dict[tuple[str, str], Prepared] = {}
+
+
+def _prepared(name: str, dialect) -> Prepared:
+    """One of the statements above, compiled for `dialect`'s database kind once per process."""
+    key = (name, dialect.name)
+    prepared = _prepared_statements.get(key)
+    if prepared is None:
+        prepared = _prepared_statements[key] = Prepared.compile(
+            _STATEMENTS[name](dialect.name), dialect)
+    return prepared
 
 
 @dataclass(frozen=True)
@@ -89,15 +110,15 @@ def insert_event(conn, new: NewEvent, adapters: tuple[str, ...]) -> bool:
     """Store the event and one pending delivery per adapter; False if its key was already taken."""
     row = {f"e_{name}": getattr(new, name) for name in EVENT_COLUMNS}
     targets = adapters if new.kind != "unknown" else ()
-    dialect_name = conn.dialect.name
-    if targets and dialect_name == "postgresql":
-        statement = _insert_event_with_deliveries_statement()
-        return conn.execute(statement, {**row, "adapters": list(targets)}).first() is not None
-    seq = conn.execute(_insert_event_statement(dialect_name), row).scalar()
+    dialect = conn.dialect
+    if targets and dialect.name == "postgresql":
+        statement = _prepared("event_with_deliveries", dialect)
+        return statement.execute(conn, {**row, "adapters": list(targets)}).first() is not None
+    seq = _prepared("event", dialect).execute(conn, row).scalar()
     if seq is None or not targets:
         return seq is not None
     now = new.received_at
-    conn.execute(deliveries.insert(), [
+    _prepared("deliveries", dialect).execute_many(conn, [
         {"event_seq": seq, "adapter": name, "conversation_id": new.conversation_id,
          "state": PENDING, "attempts": 0, "due_at": now, "retries_since": now, "created_at": now}
         for name in targets
