@@ -126,15 +126,26 @@ def _claim(row, event_id: str, payload: str) -> Claim:
                  retries_since=row.retries_since, event_id=event_id, event=json.loads(payload))
 
 
-def _finish(conn, claim: Claim, worker: str, **values) -> bool:
+@lru_cache
+def _finish_statement(columns: tuple[str, ...]):
+    """Built once per set of columns: a worker finishes every delivery it claims."""
     # Only the lease holder may record an outcome: a worker whose lease expired and was
     # taken over must not overwrite the new holder's result.
-    result = conn.execute(
+    return (
         update(deliveries)
-        .where(deliveries.c.id == claim.id, deliveries.c.lease_owner == worker,
+        .where(deliveries.c.id == bindparam("claim_id"),
+               deliveries.c.lease_owner == bindparam("worker"),
                deliveries.c.state == PENDING)
-        .values(lease_owner=None, lease_expires_at=None, **values)
+        .values(lease_owner=None, lease_expires_at=None,
+                **{name: bindparam(f"v_{name}", type_=deliveries.c[name].type)
+                   for name in columns})
     )
+
+
+def _finish(conn, claim: Claim, worker: str, **values) -> bool:
+    statement = _finish_statement(tuple(sorted(values)))
+    result = conn.execute(statement, {"claim_id": claim.id, "worker": worker,
+                                      **{f"v_{name}": value for name, value in values.items()}})
     return result.rowcount == 1
 
 
