@@ -116,9 +116,13 @@ def claim_next(conn, adapters, worker: str, now: datetime, lease_seconds: float)
         return None
     if conn.dialect.name == "postgresql":
         return _claim(row, row.event_id, row.payload)
-    event = conn.execute(
-        select(events.c.id, events.c.payload).where(events.c.seq == row.event_seq)).one()
+    event = conn.execute(_claimed_event_statement(), {"seq": row.event_seq}).one()
     return _claim(row, event.id, event.payload)
+
+
+@lru_cache
+def _claimed_event_statement():
+    return select(events.c.id, events.c.payload).where(events.c.seq == bindparam("seq"))
 
 
 def _claim(row, event_id: str, payload: str) -> Claim:
