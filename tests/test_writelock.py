@@ -25,7 +25,7 @@ sys.stdin.read()
 
 
 @pytest.fixture
-def other_process_holding(tmp_path):
+def other_process_holding():
     """Start a process that holds a lock file until the returned function lets it go."""
     holders = []
 
