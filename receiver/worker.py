@@ -1,4 +1,4 @@
-"""The delivery worker: claim a due delivery, hand it to its adapter, record the outcome."""
+"""The delivery worker: claim due deliveries, hand each to its adapter, record the outcome."""
 
 import logging
 import os
@@ -6,7 +6,8 @@ import socket
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from collections import deque
+from datetime import datetime, timedelta, timezone
 
 from .adapters.base import Delivered, Failed, RetryLater
 from .logs import fields
@@ -20,6 +21,11 @@ log = logging.getLogger(__name__)
 IDLE_MIN_SECONDS = 0.05
 IDLE_MAX_SECONDS = 2.0
 RECORD_TRIES = 5
+# A batch is what the worker expects to deliver in about this long at its recent pace: a
+# fast CRM shares one claim among many deliveries, a slow one is claimed one at a time, so
+# no conversation waits long behind a batch another worker could have taken.
+BATCH_SECONDS = 0.05
+MAX_BATCH = 32
 OUTCOME_NAMES = {Delivered: "delivered", RetryLater: "retry", Failed: "failed"}
 
 
@@ -41,8 +47,29 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+class Pace:
+    """Seconds per delivery, smoothed over the last dozen or so."""
+
+    WEIGHT = 0.2
+
+    def __init__(self):
+        self.seconds: float | None = None
+
+    def add(self, seconds: float) -> None:
+        if self.seconds is None:
+            self.seconds = seconds
+        else:
+            self.seconds += self.WEIGHT * (seconds - self.seconds)
+
+    def batch(self) -> int:
+        """How many deliveries fit in BATCH_SECONDS; one until the pace is known."""
+        if self.seconds is None:
+            return 1
+        return max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(self.seconds, 1e-6))))
+
+
 class Worker:
-    """Delivers pending events to the loaded adapters, one delivery at a time."""
+    """Delivers pending events to the loaded adapters, one delivery at a time, in due order."""
 
     def __init__(self, engine, adapters: dict, *, lease_seconds: float,
                  policy: RetryPolicy | None = None, name: str | None = None):
@@ -51,27 +78,59 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.policy = policy or RetryPolicy()
         self.name = name or worker_name()
+        self.pace = Pace()
+        self.claimed: deque[deliveries.Claim] = deque()
 
     def step(self) -> bool:
         """Deliver one due delivery; False when none is due."""
-        # One statement on PostgreSQL; on SQLite, two inside one write transaction.
-        with transaction(self.engine, one_statement=True) as conn:
-            claim = deliveries.claim_next(conn, self.adapters, self.name, utcnow(),
-                                          self.lease_seconds)
+        claim = self.next_claim()
         if claim is None:
             return False
+        attempted_at = utcnow()
         started = time.monotonic()
         outcome = self.attempt(claim)
-        self.record(claim, outcome)
+        self.record(claim, outcome, attempted_at)
+        duration = time.monotonic() - started
+        self.pace.add(duration)
         name = OUTCOME_NAMES[type(outcome)]
         DELIVERIES.labels(claim.adapter, name).inc()
         conversation = claim.event.get("conversation") or {}
         log.info("delivery", extra=fields(
             delivery_id=claim.id, event_id=claim.event_id, conversation_id=conversation.get("id"),
             adapter=claim.adapter, outcome=name, attempt=claim.attempts,
-            duration_ms=round((time.monotonic() - started) * 1000, 2),
-            reason=headline(outcome)))
+            duration_ms=round(duration * 1000, 2), reason=headline(outcome)))
         return True
+
+    def next_claim(self) -> deliveries.Claim | None:
+        """The next claim of the batch in hand, or of a new batch when that one is done."""
+        now = utcnow()
+        # An adapter may spend up to half the lease on one delivery, so a claim is attempted
+        # only with that much left; a batch that waited longer (a CRM that slowed down) is
+        # given back for whichever worker comes next.
+        if self.claimed and self.claimed[0].lease_expires_at - now < self.half_lease:
+            self.release()
+        if not self.claimed:
+            # One statement on PostgreSQL; on SQLite, two inside one write transaction.
+            with transaction(self.engine, one_statement=True) as conn:
+                self.claimed.extend(deliveries.claim(conn, self.adapters, self.name, now,
+                                                     self.lease_seconds, self.pace.batch()))
+        return self.claimed.popleft() if self.claimed else None
+
+    @property
+    def half_lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_seconds / 2)
+
+    def release(self) -> None:
+        """Give back the claims not attempted yet, so no other worker waits out their lease."""
+        held, self.claimed = list(self.claimed), deque()
+        if not held:
+            return
+        try:
+            with transaction(self.engine, one_statement=True) as conn:
+                deliveries.release(conn, held, self.name)
+        except StoreUnavailable as error:
+            log.warning("could not give back %d claimed deliveries; they are free again when "
+                        "their lease ends: %s", len(held), error)
 
     def attempt(self, claim: deliveries.Claim):
         """The adapter's outcome; an adapter that raises is retried like a transient failure."""
@@ -81,14 +140,14 @@ class Worker:
             log.exception("adapter %s raised on %s", claim.adapter, claim.event_id)
             return RetryLater(f"adapter raised {type(error).__name__}: {error}")
 
-    def record(self, claim: deliveries.Claim, outcome) -> None:
+    def record(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> None:
         """Store the outcome, retrying briefly if the database is unavailable."""
         for attempt in range(1, RECORD_TRIES + 1):
             try:
                 # Record ids are written with the outcome, so they need a real transaction.
                 one_statement = not getattr(outcome, "references", None)
                 with transaction(self.engine, one_statement=one_statement) as conn:
-                    if not self.apply(conn, claim, outcome):
+                    if not self.apply(conn, claim, outcome, attempted_at):
                         log.warning("lease on delivery %s was taken over; outcome dropped",
                                     claim.id)
                 return
@@ -98,21 +157,25 @@ class Worker:
         # The lease will expire and another attempt deliver again: adapters are idempotent.
         log.error("gave up recording delivery %s; it will be retried after its lease", claim.id)
 
-    def apply(self, conn, claim: deliveries.Claim, outcome) -> bool:
+    def apply(self, conn, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
         now = utcnow()
         if isinstance(outcome, Delivered):
-            finished = deliveries.mark_delivered(conn, claim, self.name, now)
+            finished = deliveries.mark_delivered(conn, claim, self.name, now,
+                                                 attempted_at=attempted_at)
             conversation_id = (claim.event.get("conversation") or {}).get("id")
             if finished and outcome.references and conversation_id:
                 links.remember(conn, conversation_id, claim.adapter, outcome.references, now)
             return finished
         if isinstance(outcome, Failed):
-            return deliveries.mark_dead(conn, claim, self.name, now, outcome.reason)
+            return deliveries.mark_dead(conn, claim, self.name, now, outcome.reason,
+                                        attempted_at=attempted_at)
         due = self.policy.next_due(claim.attempts, now, claim.retries_since, outcome.delay)
         if due is None:
             reason = f"{outcome.reason} (gave up after {claim.attempts} attempts)"
-            return deliveries.mark_dead(conn, claim, self.name, now, reason)
-        return deliveries.mark_retry(conn, claim, self.name, due, outcome.reason)
+            return deliveries.mark_dead(conn, claim, self.name, now, reason,
+                                        attempted_at=attempted_at)
+        return deliveries.mark_retry(conn, claim, self.name, due, outcome.reason,
+                                     attempted_at=attempted_at)
 
     def run(self, stop: threading.Event) -> None:
         """Deliver until `stop` is set; the delivery in hand is always finished first."""
@@ -131,6 +194,7 @@ class Worker:
             # Poll less often while idle; a stop request still wakes the wait at once.
             stop.wait(idle)
             idle = min(idle * 2, IDLE_MAX_SECONDS)
+        self.release()
         for adapter in self.adapters.values():
             adapter.close()
         log.info("worker %s stopped", self.name)

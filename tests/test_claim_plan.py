@@ -1,6 +1,6 @@
 """The claim statement's plan: a walk of the due-order index, never a sort of the backlog."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
@@ -13,9 +13,11 @@ ADAPTERS = ["http", "log"]
 
 def claim_sql(engine):
     """The claim's SQL text and its parameters, as the engine's driver takes them."""
-    compiled = deliveries.claimable().compile(dialect=engine.dialect)
-    state = compiled.construct_expanded_state(
-        {"adapters": ADAPTERS, "now": datetime.now(timezone.utc)})
+    compiled = deliveries._claim_statement(engine.dialect.name).compile(dialect=engine.dialect)
+    now = datetime.now(timezone.utc)
+    state = compiled.construct_expanded_state({
+        "adapters": ADAPTERS, "now": now, "batch": 32, "worker": "w",
+        "lease_expires_at": now + timedelta(seconds=30)})
     return state.statement, state.positional_parameters if compiled.positional else state.parameters
 
 
@@ -25,7 +27,8 @@ def test_on_sqlite_a_claim_walks_the_due_order_index(tmp_path):
     sql, params = claim_sql(engine)
     with engine.connect() as conn:
         plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
-    assert any("USING INDEX ix_deliveries_claim" in step for step in plan), plan
+    assert any("candidate USING INDEX ix_deliveries_claim" in step for step in plan), plan
+    assert any("deliveries USING INTEGER PRIMARY KEY" in step for step in plan), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan
 
 
@@ -66,8 +69,11 @@ def test_on_postgresql_a_claim_walks_the_due_order_index_before_statistics_catch
             (plan,) = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}", params).scalar()
         engine.dispose()
         nodes = list(plan_nodes(plan["Plan"]))
-        scans = [node.get("Index Name") for node in nodes if node.get("Alias") == "candidate"]
-        assert scans == ["ix_deliveries_claim"], plan
+        scans = {node.get("Alias"): node.get("Index Name") for node in nodes
+                 if node["Node Type"].endswith("Scan") and "Alias" in node}
+        # The batch is found off the due-order index, then each claimed row by its key.
+        assert scans["candidate"] == "ix_deliveries_claim", plan
+        assert scans["deliveries"] == "pk_deliveries", plan
         assert not any(node["Node Type"] == "Sort" for node in nodes), plan
     finally:
         with setup.begin() as conn:

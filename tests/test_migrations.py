@@ -11,7 +11,7 @@ from sqlalchemy import text
 from receiver.config import normalize_database_url
 from receiver.store import schema
 from receiver.store.db import make_engine, transaction
-from receiver.store.deliveries import claim_next
+from receiver.store.deliveries import claim
 from receiver.store.tables import metadata
 
 from .conftest import throwaway_postgres_database
@@ -58,8 +58,8 @@ def test_upgrade_from_the_first_schema_keeps_data_and_claims_work(empty_engine):
     schema.upgrade(empty_engine)
     assert differences(empty_engine) == []
     with transaction(empty_engine) as conn:
-        claim = claim_next(conn, ["http"], "w", NOW, 30)
-    assert claim.event_id == "evt_1" and claim.event["kind"] == "message.visitor"
+        (held,) = claim(conn, ["http"], "w", NOW, 30)
+    assert held.event_id == "evt_1" and held.event["kind"] == "message.visitor"
 
 
 def test_downgrade_and_upgrade_again(empty_engine):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, func, literal_column, or_, select, update
 
 from .dialect import insert_for
 from .tables import DEAD, DELIVERED, PENDING, deliveries, events
@@ -20,6 +20,8 @@ class Claim:
     adapter: str
     attempts: int
     retries_since: datetime
+    due_at: datetime
+    lease_expires_at: datetime
     event_id: str
     event: dict
 
@@ -44,10 +46,12 @@ class DeliveryRow:
 
 
 def claimable():
-    """A query for the id of the next due delivery that heads its conversation for its adapter.
+    """A query for the ids of the next `batch` due deliveries that head their conversation.
 
     Candidates are walked in due order off `ix_deliveries_claim`, each checked with one
-    index probe, so a claim costs the same however long the backlog is.
+    index probe, so a claim costs the same however long the backlog is. Only a
+    conversation's head qualifies, so a batch never holds two deliveries of one
+    conversation for one adapter.
     """
     candidate = deliveries.alias("candidate")
     earlier = deliveries.alias("earlier")
@@ -76,58 +80,84 @@ def claimable():
             or_(candidate.c.conversation_id.is_(None), candidate.c.event_seq == head),
         )
         .order_by(candidate.c.due_at, candidate.c.id)
-        .limit(1)
+        .limit(bindparam("batch", type_=Integer))
         # PostgreSQL: concurrent workers pass over rows another worker is claiming.
         # SQLite has no row locks and needs none: it runs one writer at a time.
         .with_for_update(skip_locked=True)
     )
 
 
-CLAIMED = (deliveries.c.id, deliveries.c.adapter, deliveries.c.attempts, deliveries.c.retries_since)
+CLAIMED = (deliveries.c.id, deliveries.c.adapter, deliveries.c.attempts,
+           deliveries.c.retries_since, deliveries.c.due_at, deliveries.c.lease_expires_at)
 
 
 @lru_cache
 def _claim_statement(dialect_name: str):
-    """Built once: the claim runs for every delivery, and building it costs more than running it."""
+    """Built once: claims run all the time, and building the statement costs more than running it."""
     claim = (
         update(deliveries)
-        .where(deliveries.c.id == claimable().scalar_subquery())
+        .where(deliveries.c.id.in_(claimable()))
         .values(lease_owner=bindparam("worker"),
                 lease_expires_at=bindparam("lease_expires_at", type_=UTCDateTime),
-                attempts=deliveries.c.attempts + 1,
-                last_attempt_at=bindparam("now", type_=UTCDateTime))
+                attempts=deliveries.c.attempts + 1)
     )
     if dialect_name == "postgresql":
         return claim.where(events.c.seq == deliveries.c.event_seq).returning(
             *CLAIMED, events.c.id.label("event_id"), events.c.payload)
-    # SQLite's RETURNING sees only the updated table; the event is read separately.
+    # SQLite's RETURNING sees only the updated table; the events are read separately.
     return claim.returning(*CLAIMED, deliveries.c.event_seq)
 
 
-def claim_next(conn, adapters, worker: str, now: datetime, lease_seconds: float) -> Claim | None:
-    """Claim one due delivery for `worker`, with its event; one statement on PostgreSQL."""
+def claim(conn, adapters, worker: str, now: datetime, lease_seconds: float,
+          batch: int = 1) -> list[Claim]:
+    """Claim up to `batch` due deliveries for `worker`, with their events, in due order.
+
+    One statement on PostgreSQL; two on SQLite, which the caller runs in one transaction.
+    """
     if not adapters:
-        return None
-    row = conn.execute(_claim_statement(conn.dialect.name), {
-        "now": now, "adapters": list(adapters), "worker": worker,
+        return []
+    rows = conn.execute(_claim_statement(conn.dialect.name), {
+        "now": now, "adapters": list(adapters), "worker": worker, "batch": batch,
         "lease_expires_at": now + timedelta(seconds=lease_seconds),
-    }).first()
-    if row is None:
-        return None
+    }).all()
     if conn.dialect.name == "postgresql":
-        return _claim(row, row.event_id, row.payload)
-    event = conn.execute(_claimed_event_statement(), {"seq": row.event_seq}).one()
-    return _claim(row, event.id, event.payload)
+        claims = [_claim(row, row.event_id, row.payload) for row in rows]
+    elif rows:
+        found = conn.execute(_claimed_events_statement(),
+                             {"seqs": [row.event_seq for row in rows]})
+        payloads = {event.seq: event for event in found}
+        claims = [_claim(row, payloads[row.event_seq].id, payloads[row.event_seq].payload)
+                  for row in rows]
+    else:
+        claims = []
+    # RETURNING comes in no promised order; deliveries are attempted in due order.
+    return sorted(claims, key=lambda held: (held.due_at, held.id))
 
 
 @lru_cache
-def _claimed_event_statement():
-    return select(events.c.id, events.c.payload).where(events.c.seq == bindparam("seq"))
+def _claimed_events_statement():
+    return select(events.c.seq, events.c.id, events.c.payload).where(
+        events.c.seq.in_(bindparam("seqs", expanding=True)))
 
 
 def _claim(row, event_id: str, payload: str) -> Claim:
     return Claim(id=row.id, adapter=row.adapter, attempts=row.attempts,
-                 retries_since=row.retries_since, event_id=event_id, event=json.loads(payload))
+                 retries_since=row.retries_since, due_at=row.due_at,
+                 lease_expires_at=row.lease_expires_at, event_id=event_id,
+                 event=json.loads(payload))
+
+
+def release(conn, claims: list[Claim], worker: str) -> int:
+    """Give back claims `worker` never attempted, as if they had not been claimed."""
+    if not claims:
+        return 0
+    result = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_([held.id for held in claims]),
+               deliveries.c.lease_owner == worker,
+               deliveries.c.state == PENDING)
+        .values(lease_owner=None, lease_expires_at=None, attempts=deliveries.c.attempts - 1))
+    return result.rowcount
 
 
 @lru_cache
@@ -153,16 +183,24 @@ def _finish(conn, claim: Claim, worker: str, **values) -> bool:
     return result.rowcount == 1
 
 
-def mark_delivered(conn, claim: Claim, worker: str, now: datetime) -> bool:
-    return _finish(conn, claim, worker, state=DELIVERED, finished_at=now, last_error=None)
+# `attempted_at`, when the adapter was called (in a batch, a little after the claim),
+# becomes `last_attempt_at`.
+def mark_delivered(conn, claim: Claim, worker: str, now: datetime, *,
+                   attempted_at: datetime) -> bool:
+    return _finish(conn, claim, worker, state=DELIVERED, finished_at=now, last_error=None,
+                   last_attempt_at=attempted_at)
 
 
-def mark_retry(conn, claim: Claim, worker: str, due_at: datetime, reason: str) -> bool:
-    return _finish(conn, claim, worker, due_at=due_at, last_error=reason)
+def mark_retry(conn, claim: Claim, worker: str, due_at: datetime, reason: str, *,
+               attempted_at: datetime) -> bool:
+    return _finish(conn, claim, worker, due_at=due_at, last_error=reason,
+                   last_attempt_at=attempted_at)
 
 
-def mark_dead(conn, claim: Claim, worker: str, now: datetime, reason: str) -> bool:
-    return _finish(conn, claim, worker, state=DEAD, finished_at=now, last_error=reason)
+def mark_dead(conn, claim: Claim, worker: str, now: datetime, reason: str, *,
+              attempted_at: datetime) -> bool:
+    return _finish(conn, claim, worker, state=DEAD, finished_at=now, last_error=reason,
+                   last_attempt_at=attempted_at)
 
 
 def _row_query():
