@@ -80,6 +80,7 @@ class Worker:
         self.name = name or worker_name()
         self.pace = Pace()
         self.claimed: deque[deliveries.Claim] = deque()
+        self.give_back_at = utcnow()
 
     def step(self) -> bool:
         """Deliver one due delivery; False when none is due."""
@@ -104,21 +105,19 @@ class Worker:
     def next_claim(self) -> deliveries.Claim | None:
         """The next claim of the batch in hand, or of a new batch when that one is done."""
         now = utcnow()
-        # An adapter may spend up to half the lease on one delivery, so a claim is attempted
-        # only with that much left; a batch that waited longer (a CRM that slowed down) is
-        # given back for whichever worker comes next.
-        if self.claimed and self.claimed[0].lease_expires_at - now < self.half_lease:
+        if self.claimed and now >= self.give_back_at:
             self.release()
         if not self.claimed:
             # One statement on PostgreSQL; on SQLite, two inside one write transaction.
             with transaction(self.engine, one_statement=True) as conn:
                 self.claimed.extend(deliveries.claim(conn, self.adapters, self.name, now,
                                                      self.lease_seconds, self.pace.batch()))
+            # A batch held four times as long as planned (a CRM that slowed down) is given
+            # back for whichever worker comes next, and never kept past half its lease:
+            # an adapter may spend up to that on one delivery.
+            self.give_back_at = now + min(timedelta(seconds=4 * BATCH_SECONDS),
+                                          timedelta(seconds=self.lease_seconds / 2))
         return self.claimed.popleft() if self.claimed else None
-
-    @property
-    def half_lease(self) -> timedelta:
-        return timedelta(seconds=self.lease_seconds / 2)
 
     def release(self) -> None:
         """Give back the claims not attempted yet, so no other worker waits out their lease."""

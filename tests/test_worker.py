@@ -293,3 +293,16 @@ def test_a_batch_held_past_half_its_lease_is_not_delivered_on_a_lapsed_claim(
         assert drain(worker) == 0  # and the first never delivers its stale claims
     assert sorted(crm.delivered_ids()) == sorted(ids)
     assert len(crm.delivered_ids()) == 3
+
+
+def test_a_batch_that_slows_down_is_given_back_for_other_workers(app, post, worker, crm, engine):
+    other = build_worker(app.extensions[SETTINGS], engine)
+    with freeze_time(T0) as clock:
+        ids = rooms(post, 3)
+        worker.pace.add(0.001)
+        assert worker.step()  # claims all three rooms, delivers the first
+        clock.tick(0.5)  # ten times the batch's plan: the CRM slowed down
+        worker.pace.seconds = 1.0
+        assert worker.step()  # gives the rest back, then claims only what it can deliver
+        assert drain(other) == 1  # so another worker takes the third room meanwhile
+    assert sorted(crm.delivered_ids()) == sorted(ids)

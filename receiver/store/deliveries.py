@@ -14,14 +14,13 @@ from .types import UTCDateTime
 
 @dataclass(frozen=True)
 class Claim:
-    """A delivery a worker holds until `lease_expires_at`, with the event to deliver."""
+    """A delivery a worker holds under a lease, with the event to deliver."""
 
     id: int
     adapter: str
     attempts: int
     retries_since: datetime
     due_at: datetime
-    lease_expires_at: datetime
     event_id: str
     event: dict
 
@@ -88,7 +87,7 @@ def claimable():
 
 
 CLAIMED = (deliveries.c.id, deliveries.c.adapter, deliveries.c.attempts,
-           deliveries.c.retries_since, deliveries.c.due_at, deliveries.c.lease_expires_at)
+           deliveries.c.retries_since, deliveries.c.due_at)
 
 
 @lru_cache
@@ -142,8 +141,7 @@ def _claimed_events_statement():
 
 def _claim(row, event_id: str, payload: str) -> Claim:
     return Claim(id=row.id, adapter=row.adapter, attempts=row.attempts,
-                 retries_since=row.retries_since, due_at=row.due_at,
-                 lease_expires_at=row.lease_expires_at, event_id=event_id,
+                 retries_since=row.retries_since, due_at=row.due_at, event_id=event_id,
                  event=json.loads(payload))
 
 
