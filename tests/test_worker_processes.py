@@ -75,6 +75,36 @@ def test_a_killed_worker_loses_nothing(environment, post, crm, engine):
     assert list(dict.fromkeys(delivered)) == ids
 
 
+def leased(engine) -> int:
+    with transaction(engine) as conn:
+        return sum(1 for row in deliveries.list_deliveries(conn) if row.lease_owner)
+
+
+def test_a_worker_killed_holding_a_batch_of_claims_loses_none_of_them(
+        environment, post, crm, engine):
+    ids = []
+    for n in range(5):
+        body = payload("e-message-visitor")
+        body["_id"] = f"room{n}"
+        ids.append(post(body).get_json()["id"])
+    # The first delivery is quick, so the worker claims the other four rooms at once; the
+    # next one hangs, and the worker dies holding all four.
+    crm.answer(Answer(200), Answer(200, delay=3))
+    first = start_worker(environment)
+    try:
+        assert wait_for(lambda: leased(engine) == 4)
+    finally:
+        first.kill()
+        first.wait()
+    second = start_worker(environment)
+    try:
+        assert wait_for(lambda: set(states(engine).values()) == {"delivered"})
+    finally:
+        second.terminate()
+        second.wait(20)
+    assert set(crm.delivered_ids()) == set(ids)
+
+
 def test_several_worker_processes_deliver_each_event_once_in_order(environment, post, crm, engine):
     expected = {}
     for n in range(60):
