@@ -6,10 +6,10 @@ import socket
 import threading
 import time
 import uuid
-from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from .adapters.base import Delivered, Failed, RetryLater
+from .claims import Claims
 from .logs import fields
 from .metrics import DELIVERIES
 from .retry import RetryPolicy
@@ -21,11 +21,6 @@ log = logging.getLogger(__name__)
 IDLE_MIN_SECONDS = 0.05
 IDLE_MAX_SECONDS = 2.0
 RECORD_TRIES = 5
-# A batch is what the worker expects to deliver in about this long at its recent pace: a
-# fast CRM shares one claim among many deliveries, a slow one is claimed one at a time, so
-# no conversation waits long behind a batch another worker could have taken.
-BATCH_SECONDS = 0.05
-MAX_BATCH = 32
 OUTCOME_NAMES = {Delivered: "delivered", RetryLater: "retry", Failed: "failed"}
 
 
@@ -47,27 +42,6 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class Pace:
-    """Seconds per delivery, smoothed over the last dozen or so."""
-
-    WEIGHT = 0.2
-
-    def __init__(self):
-        self.seconds: float | None = None
-
-    def add(self, seconds: float) -> None:
-        if self.seconds is None:
-            self.seconds = seconds
-        else:
-            self.seconds += self.WEIGHT * (seconds - self.seconds)
-
-    def batch(self) -> int:
-        """How many deliveries fit in BATCH_SECONDS; one until the pace is known."""
-        if self.seconds is None:
-            return 1
-        return max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(self.seconds, 1e-6))))
-
-
 class Worker:
     """Delivers pending events to the loaded adapters, one delivery at a time, in due order."""
 
@@ -75,16 +49,13 @@ class Worker:
                  policy: RetryPolicy | None = None, name: str | None = None):
         self.engine = engine
         self.adapters = adapters
-        self.lease_seconds = lease_seconds
         self.policy = policy or RetryPolicy()
         self.name = name or worker_name()
-        self.pace = Pace()
-        self.claimed: deque[deliveries.Claim] = deque()
-        self.give_back_at = utcnow()
+        self.claims = Claims(engine, adapters, self.name, lease_seconds)
 
     def step(self) -> bool:
         """Deliver one due delivery; False when none is due."""
-        claim = self.next_claim()
+        claim = self.claims.next(utcnow())
         if claim is None:
             return False
         attempted_at = utcnow()
@@ -92,7 +63,7 @@ class Worker:
         outcome = self.attempt(claim)
         self.record(claim, outcome, attempted_at)
         duration = time.monotonic() - started
-        self.pace.add(duration)
+        self.claims.pace.add(duration)
         name = OUTCOME_NAMES[type(outcome)]
         DELIVERIES.labels(claim.adapter, name).inc()
         conversation = claim.event.get("conversation") or {}
@@ -101,35 +72,6 @@ class Worker:
             adapter=claim.adapter, outcome=name, attempt=claim.attempts,
             duration_ms=round(duration * 1000, 2), reason=headline(outcome)))
         return True
-
-    def next_claim(self) -> deliveries.Claim | None:
-        """The next claim of the batch in hand, or of a new batch when that one is done."""
-        now = utcnow()
-        if self.claimed and now >= self.give_back_at:
-            self.release()
-        if not self.claimed:
-            # One statement on PostgreSQL; on SQLite, two inside one write transaction.
-            with transaction(self.engine, one_statement=True) as conn:
-                self.claimed.extend(deliveries.claim(conn, self.adapters, self.name, now,
-                                                     self.lease_seconds, self.pace.batch()))
-            # A batch held four times as long as planned (a CRM that slowed down) is given
-            # back for whichever worker comes next, and never kept past half its lease:
-            # an adapter may spend up to that on one delivery.
-            self.give_back_at = now + min(timedelta(seconds=4 * BATCH_SECONDS),
-                                          timedelta(seconds=self.lease_seconds / 2))
-        return self.claimed.popleft() if self.claimed else None
-
-    def release(self) -> None:
-        """Give back the claims not attempted yet, so no other worker waits out their lease."""
-        held, self.claimed = list(self.claimed), deque()
-        if not held:
-            return
-        try:
-            with transaction(self.engine, one_statement=True) as conn:
-                deliveries.release(conn, held, self.name)
-        except StoreUnavailable as error:
-            log.warning("could not give back %d claimed deliveries; they are free again when "
-                        "their lease ends: %s", len(held), error)
 
     def attempt(self, claim: deliveries.Claim):
         """The adapter's outcome; an adapter that raises is retried like a transient failure."""
@@ -193,7 +135,7 @@ class Worker:
             # Poll less often while idle; a stop request still wakes the wait at once.
             stop.wait(idle)
             idle = min(idle * 2, IDLE_MAX_SECONDS)
-        self.release()
+        self.claims.give_back()
         for adapter in self.adapters.values():
             adapter.close()
         log.info("worker %s stopped", self.name)

@@ -256,7 +256,7 @@ def test_a_batch_holds_only_the_head_of_each_conversation(post, engine):
 def test_a_worker_at_a_fast_pace_claims_in_batches_and_gives_back_the_rest_on_stop(
         post, worker, crm, engine):
     ids = rooms(post, 5)
-    worker.pace.add(0.001)  # a CRM answering in a millisecond: claim many at once
+    worker.claims.pace.add(0.001)  # a CRM answering in a millisecond: claim many at once
     assert worker.step()
     with transaction(engine) as conn:
         leased = [row for row in deliveries.list_deliveries(conn) if row.lease_owner]
@@ -274,10 +274,10 @@ def test_a_worker_at_a_fast_pace_claims_in_batches_and_gives_back_the_rest_on_st
 
 def test_a_slow_pace_claims_one_delivery_at_a_time(post, worker, engine):
     rooms(post, 3)
-    worker.pace.add(1.0)  # a CRM taking a second: others may take the other rooms meanwhile
+    worker.claims.pace.add(1.0)  # a CRM taking a second: others may take the other rooms meanwhile
     with transaction(engine) as conn:
         held = deliveries.claim(conn, ["http"], worker.name, worker_now(), 5,
-                                batch=worker.pace.batch())
+                                batch=worker.claims.pace.batch())
     assert len(held) == 1
 
 
@@ -286,7 +286,7 @@ def test_a_batch_held_past_half_its_lease_is_not_delivered_on_a_lapsed_claim(
     other = build_worker(app.extensions[SETTINGS], engine)
     with freeze_time(T0) as clock:
         ids = rooms(post, 3)
-        worker.pace.add(0.001)
+        worker.claims.pace.add(0.001)
         assert worker.step()  # claims all three rooms, delivers the first
         clock.tick(6)  # the lease (5 s) lapses, say while the CRM hung
         assert drain(other) == 2  # another worker takes the two over
@@ -299,10 +299,10 @@ def test_a_batch_that_slows_down_is_given_back_for_other_workers(app, post, work
     other = build_worker(app.extensions[SETTINGS], engine)
     with freeze_time(T0) as clock:
         ids = rooms(post, 3)
-        worker.pace.add(0.001)
+        worker.claims.pace.add(0.001)
         assert worker.step()  # claims all three rooms, delivers the first
         clock.tick(0.5)  # ten times the batch's plan: the CRM slowed down
-        worker.pace.seconds = 1.0
+        worker.claims.pace.seconds = 1.0
         assert worker.step()  # gives the rest back, then claims only what it can deliver
         assert drain(other) == 1  # so another worker takes the third room meanwhile
     assert sorted(crm.delivered_ids()) == sorted(ids)

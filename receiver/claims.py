@@ -1,0 +1,78 @@
+"""A worker's claims in hand: batches sized to its recent pace, given back when held too long."""
+
+import logging
+from collections import deque
+from datetime import datetime, timedelta
+
+from .store import deliveries
+from .store.db import StoreUnavailable, transaction
+
+log = logging.getLogger(__name__)
+
+# A batch is what the worker expects to deliver in about this long at its recent pace: a
+# fast CRM shares one claim among many deliveries, a slow one is claimed one at a time, so
+# no conversation waits long behind a batch another worker could have taken.
+BATCH_SECONDS = 0.05
+MAX_BATCH = 32
+
+
+class Pace:
+    """Seconds per delivery, smoothed over the last dozen or so."""
+
+    WEIGHT = 0.2
+
+    def __init__(self):
+        self.seconds: float | None = None
+
+    def add(self, seconds: float) -> None:
+        if self.seconds is None:
+            self.seconds = seconds
+        else:
+            self.seconds += self.WEIGHT * (seconds - self.seconds)
+
+    def batch(self) -> int:
+        """How many deliveries fit in BATCH_SECONDS; one until the pace is known."""
+        if self.seconds is None:
+            return 1
+        return max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(self.seconds, 1e-6))))
+
+
+class Claims:
+    """The deliveries one worker has claimed and not yet attempted, in due order."""
+
+    def __init__(self, engine, adapters, worker: str, lease_seconds: float):
+        self.engine = engine
+        self.adapters = adapters
+        self.worker = worker
+        self.lease_seconds = lease_seconds
+        self.pace = Pace()
+        self.held: deque[deliveries.Claim] = deque()
+        self.give_back_at: datetime | None = None  # set with each batch
+
+    def next(self, now: datetime) -> deliveries.Claim | None:
+        """The next claim of the batch in hand, or of a new batch when that one is done."""
+        if self.held and now >= self.give_back_at:
+            self.give_back()
+        if not self.held:
+            # One statement on PostgreSQL; on SQLite, two inside one write transaction.
+            with transaction(self.engine, one_statement=True) as conn:
+                self.held.extend(deliveries.claim(conn, self.adapters, self.worker, now,
+                                                  self.lease_seconds, self.pace.batch()))
+            # A batch held four times as long as planned (a CRM that slowed down) is given
+            # back for whichever worker comes next, and never kept past half its lease:
+            # an adapter may spend up to that on one delivery.
+            self.give_back_at = now + min(timedelta(seconds=4 * BATCH_SECONDS),
+                                          timedelta(seconds=self.lease_seconds / 2))
+        return self.held.popleft() if self.held else None
+
+    def give_back(self) -> None:
+        """Release the claims not attempted yet, so no other worker waits out their lease."""
+        held, self.held = list(self.held), deque()
+        if not held:
+            return
+        try:
+            with transaction(self.engine, one_statement=True) as conn:
+                deliveries.release(conn, held, self.worker)
+        except StoreUnavailable as error:
+            log.warning("could not give back %d claimed deliveries; they are free again when "
+                        "their lease ends: %s", len(held), error)
