@@ -10,6 +10,7 @@ from freezegun import freeze_time
 from receiver import cli
 from receiver.adapters import Adapter
 from receiver.adapters.log import LogAdapter
+from receiver.claims import MAX_BATCH, Pace
 from receiver.config import EXTENSION as SETTINGS
 from receiver.store import deliveries
 from receiver.store.db import make_engine, transaction
@@ -274,11 +275,24 @@ def test_a_worker_at_a_fast_pace_claims_in_batches_and_gives_back_the_rest_on_st
 
 def test_a_slow_pace_claims_one_delivery_at_a_time(post, worker, engine):
     rooms(post, 3)
-    worker.claims.pace.add(1.0)  # a CRM taking a second: others may take the other rooms meanwhile
+    worker.claims.pace.add(1.0)  # a CRM taking a second: leave the other rooms to other workers
+    assert worker.step()
     with transaction(engine) as conn:
-        held = deliveries.claim(conn, ["http"], worker.name, worker_now(), 5,
-                                batch=worker.claims.pace.batch())
-    assert len(held) == 1
+        assert not any(row.lease_owner for row in deliveries.list_deliveries(conn))
+
+
+def test_the_batch_follows_the_recent_pace():
+    pace = Pace()
+    assert pace.batch() == 1  # nothing known yet
+    pace.add(0.010)
+    assert pace.batch() == 5  # 50 ms worth
+    pace.add(0.0001)
+    assert pace.batch() == 6  # one fast delivery moves the average a fifth of the way
+    for _ in range(40):
+        pace.add(0.0001)
+    assert pace.batch() == MAX_BATCH
+    pace.add(2.0)
+    assert pace.batch() == 1  # one slow answer is enough to stop batching
 
 
 def test_a_batch_held_past_half_its_lease_is_not_delivered_on_a_lapsed_claim(
