@@ -105,7 +105,7 @@ class TestHttpAdapter(AdapterContract):
         adapter = self.make_adapter()
         for event in list(sample_events().values())[:5]:
             adapter.deliver(event)
-        assert len(adapter.session.adapters["http://"].poolmanager.pools) == 1
+        assert len(adapter.pool.pools) == 1
         assert all(r["headers"].get("connection") != "close" for r in self.crm.received)
 
 
@@ -117,6 +117,7 @@ class TestHttpAdapter(AdapterContract):
     (Answer(429, {"Retry-After": "120"}), RetryLater, 120),
     (Answer(408), RetryLater, None),
     (Answer(400), Failed, None),
+    (Answer(307, {"Location": "/other"}), Failed, None),
     (Answer(401), Failed, None),
     (Answer(404), Failed, None),
     (Answer(410), Failed, None),
@@ -176,10 +177,24 @@ def test_http_adapter_reads_proxy_and_ca_settings_once(monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    session = http_adapter("https://crm.example/events").session
-    assert session.proxies["https"] == "http://proxy.example:3128"
-    assert session.verify == "/etc/ssl/company-ca.pem"
-    assert session.trust_env is False  # not read again on every call
+    pool = http_adapter("https://crm.example/events").pool
+    assert pool.proxy.url == "http://proxy.example:3128"
+    assert pool.connection_pool_kw["ca_certs"] == "/etc/ssl/company-ca.pem"
+
+
+def test_http_adapter_goes_direct_to_hosts_in_no_proxy(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "crm.internal")
+    pool = http_adapter("https://crm.internal/events").pool
+    assert getattr(pool, "proxy", None) is None
+
+
+def test_http_redirect_is_a_dead_letter_not_a_lost_body(crm):
+    crm.answer(Answer(301, {"Location": "https://elsewhere.example/events"}))
+    result = http_adapter(crm.url).deliver(sample_events()["e-message-agent"])
+    assert isinstance(result, Failed)
+    assert "HTTP 301" in result.reason and "elsewhere.example" in result.reason
+    assert len(crm.received) == 1  # not followed
 
 
 def test_a_crm_delivery_stops_calling_once_its_time_budget_is_spent():

@@ -3,36 +3,48 @@
 import os
 from datetime import datetime, timezone
 
-import requests
+import urllib3
+from requests.certs import where as default_ca_bundle
+from requests.utils import get_environ_proxies, select_proxy
 from standardwebhooks.webhooks import Webhook
+from urllib3.exceptions import HTTPError, NewConnectionError
+from urllib3.exceptions import TimeoutError as HTTPTimeout
 
 from ..jsontext import dump_json
 from .api import RETRIED_STATUSES, retry_after_seconds
 from .base import Adapter, Delivered, Failed, RetryLater
 
 
-def outcome_for(response: requests.Response, now: datetime):
-    """Map the consumer's status to an outcome: 2xx delivered, 408/429/5xx retried, other 4xx failed."""
-    status = response.status_code
+def outcome_for(response: urllib3.BaseHTTPResponse, now: datetime):
+    """Map the consumer's status to an outcome: 2xx delivered, 408/429/5xx retried, other 3xx/4xx failed."""
+    status = response.status
     if 200 <= status < 300:
         return Delivered(detail=f"HTTP {status}")
-    summary = f"HTTP {status}: {response.text[:200]}"
+    summary = f"HTTP {status}: {response.data.decode('utf-8', 'replace')[:200]}"
     if status in RETRIED_STATUSES or status >= 500:
         return RetryLater(summary, retry_after_seconds(response.headers.get("Retry-After"), now))
+    if 300 <= status < 400:
+        return Failed(f"{summary} (redirected to {response.headers.get('Location')}; "
+                      "set RECEIVER_HTTP_URL to the address that answers)")
     return Failed(summary)
 
 
-def environment_settled_session(url: str) -> requests.Session:
-    """A kept-alive session with the proxy and CA settings of the environment read once.
+def connection_pool(url: str, timeout: float) -> urllib3.PoolManager:
+    """Kept-alive connections for `url`, through the environment's proxy and CA bundle, read once.
 
-    Left to itself, requests reads them again on every call, which costs more than a
-    local delivery.
+    The environment is read as requests reads it (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE,
+    CURL_CA_BUNDLE). Nothing is retried and no redirect is followed: the worker retries on
+    its own schedule, and a redirected POST would either lose its body or carry a signed
+    event to an address nobody configured.
     """
-    session = requests.Session()
-    session.proxies.update(requests.utils.get_environ_proxies(url))
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    session.trust_env = False
-    return session
+    options = {
+        "retries": False,
+        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+        "ca_certs": (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                     or default_ca_bundle()),
+    }
+    proxy = select_proxy(url, get_environ_proxies(url))
+    return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
 
 class HttpAdapter(Adapter):
@@ -43,7 +55,7 @@ class HttpAdapter(Adapter):
         self.url = settings.http_url
         self.timeout = settings.http_timeout
         self.signer = Webhook(settings.http_secret) if settings.http_secret else None
-        self.session = environment_settled_session(self.url)
+        self.pool = connection_pool(self.url, self.timeout)
 
     def headers(self, event_id: str, body: str) -> dict:
         now = datetime.now(timezone.utc)
@@ -56,19 +68,21 @@ class HttpAdapter(Adapter):
     def deliver(self, event: dict):
         body = dump_json(event)
         try:
-            response = self.session.post(
-                self.url, data=body.encode("utf-8"),
-                headers=self.headers(event["id"], body), timeout=self.timeout,
-            )
-        except requests.Timeout:
-            return RetryLater(f"no answer from {self.url} within {self.timeout} s")
-        except requests.RequestException as error:
-            return RetryLater(f"cannot reach {self.url}: {type(error).__name__}")
+            response = self.pool.request("POST", self.url, body=body.encode("utf-8"),
+                                         headers=self.headers(event["id"], body))
+        except (HTTPError, OSError) as error:
+            return RetryLater(self.unreachable(error))
         return outcome_for(response, datetime.now(timezone.utc))
 
+    def unreachable(self, error: Exception) -> str:
+        # urllib3 files a refused connection under its timeouts too.
+        if isinstance(error, HTTPTimeout) and not isinstance(error, NewConnectionError):
+            return f"no answer from {self.url} within {self.timeout} s"
+        return f"cannot reach {self.url}: {type(error).__name__}"
+
     def check(self) -> str:
-        response = self.session.head(self.url, timeout=self.timeout)
-        return f"{self.url} answered HTTP {response.status_code}"
+        response = self.pool.request("HEAD", self.url)
+        return f"{self.url} answered HTTP {response.status}"
 
     def close(self) -> None:
-        self.session.close()
+        self.pool.clear()
