@@ -21,7 +21,8 @@ app = Flask(__name__)
 TOKEN = os.environ["ROCKETCHAT_LIVECHAT_TOKEN"].encode()
 URL = os.environ["DATABASE_URL"]
 _connection = None
-_lock_path = URL.removeprefix("sqlite:///") + "-bare-writelock" if URL.startswith("sqlite:///") else None
+_lock_path = (URL.removeprefix("sqlite:///") + "-bare-writelock"
+              if URL.startswith("sqlite:///") else None)
 
 
 def connection():

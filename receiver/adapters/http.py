@@ -16,7 +16,7 @@ from .base import Adapter, Delivered, Failed, RetryLater
 
 
 def outcome_for(response: urllib3.BaseHTTPResponse, now: datetime):
-    """Map the consumer's status to an outcome: 2xx delivered, 408/429/5xx retried, other 3xx/4xx failed."""
+    """The outcome of an answer: 2xx delivered; 408, 425, 429 and 5xx retried; any other failed."""
     status = response.status
     if 200 <= status < 300:
         return Delivered(detail=f"HTTP {status}")

@@ -92,7 +92,7 @@ CLAIMED = (deliveries.c.id, deliveries.c.adapter, deliveries.c.attempts,
 
 @lru_cache
 def _claim_statement(dialect_name: str):
-    """Built once: claims run all the time, and building the statement costs more than running it."""
+    """Built once: claims run all the time, and building one costs more than running it."""
     claim = (
         update(deliveries)
         .where(deliveries.c.id.in_(claimable()))
