@@ -1,6 +1,7 @@
 """A real local HTTP server standing in for a CRM: records requests, answers as scripted."""
 
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -25,9 +26,12 @@ class Answer:
 
 
 class FakeCrm(ServedInThread):
-    """Serves on 127.0.0.1; `script` answers requests in turn, then `default` answers."""
+    """Serves on 127.0.0.1; `script` answers requests in turn, then `default` answers.
 
-    def __init__(self, secret: str | None = SECRET):
+    With `tls`, a server-side SSL context, it serves HTTPS as `localhost`.
+    """
+
+    def __init__(self, secret: str | None = SECRET, tls: ssl.SSLContext | None = None):
         self.script: deque[Answer] = deque()
         self.default = Answer()
         self.received: list[dict] = []
@@ -36,8 +40,11 @@ class FakeCrm(ServedInThread):
         self.lock = threading.Lock()
         server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         server.daemon_threads = True
+        if tls:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
         super().__init__(server)
-        self.url = f"http://127.0.0.1:{server.server_address[1]}/events"
+        port = server.server_address[1]
+        self.url = f"https://localhost:{port}/events" if tls else f"http://127.0.0.1:{port}/events"
 
     def answer(self, *answers: Answer):
         self.script.extend(answers)
@@ -80,7 +87,7 @@ class FakeCrm(ServedInThread):
                 if answer.delay:
                     time.sleep(answer.delay)
                 record = {"headers": headers, "event": json.loads(body), "status": answer.status,
-                          "verified": verified, "at": time.time()}
+                          "verified": verified, "at": time.time(), "path": self.path}
                 # Recorded before answering, so a client that has its answer sees the record.
                 with crm.lock:
                     crm.received.append(record)

@@ -2,10 +2,12 @@
 
 import json
 import multiprocessing
+import ssl
 from datetime import datetime, timezone
 from importlib.metadata import EntryPoint
 
 import pytest
+import trustme
 
 from receiver.adapters import Delivered, Failed, RetryLater, registry
 from receiver.adapters.api import retry_after_seconds
@@ -15,7 +17,7 @@ from receiver.adapters.log import LogAdapter
 from receiver.config import ConfigError, load_settings
 from receiver.testing import AdapterContract, sample_events
 
-from .crm import SECRET, Answer
+from .crm import SECRET, Answer, FakeCrm
 
 
 def settings(**environ):
@@ -187,6 +189,45 @@ def test_http_adapter_goes_direct_to_hosts_in_no_proxy(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "crm.internal")
     pool = http_adapter("https://crm.internal/events").pool
     assert getattr(pool, "proxy", None) is None
+
+
+@pytest.fixture
+def tls_crm(tmp_path):
+    """A CRM serving HTTPS with a certificate from a private CA; yields it and the CA's file."""
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(context)
+    bundle = tmp_path / "company-ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    with FakeCrm(tls=context) as crm:
+        yield crm, str(bundle)
+
+
+def test_http_adapter_refuses_a_certificate_it_cannot_verify(tls_crm, monkeypatch):
+    crm, _ = tls_crm
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    result = http_adapter(crm.url).deliver(sample_events()["e-message-agent"])
+    assert isinstance(result, RetryLater) and "SSLError" in result.reason
+    assert crm.received == []
+
+
+def test_http_adapter_trusts_the_ca_bundle_of_the_environment(tls_crm, monkeypatch):
+    crm, bundle = tls_crm
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
+    event = sample_events()["e-message-agent"]
+    assert isinstance(http_adapter(crm.url).deliver(event), Delivered)
+    assert crm.delivered_ids() == [event["id"]]
+
+
+def test_http_adapter_posts_through_the_environment_proxy(crm, monkeypatch):
+    proxy = crm  # the fake answers whatever reaches it, as a forward proxy would relay it
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/events"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    event = sample_events()["e-message-agent"]
+    assert isinstance(http_adapter("http://crm.invalid/events").deliver(event), Delivered)
+    assert [request["path"] for request in proxy.received] == ["http://crm.invalid/events"]
 
 
 def test_http_redirect_is_a_dead_letter_not_a_lost_body(crm):
