@@ -79,3 +79,13 @@ def test_on_postgresql_a_claim_walks_the_due_order_index_before_statistics_catch
         with setup.begin() as conn:
             conn.execute(text("ALTER TABLE deliveries RESET (autovacuum_enabled)"))
         setup.dispose()
+
+
+@pytest.mark.postgres
+def test_only_worker_sessions_plan_every_statement_afresh(postgres_url):
+    """A claim needs a plan for its own `now`; a web insert keeps its plan once prepared."""
+    for engine, expected in ((make_worker_engine(postgres_url, 3), "force_custom_plan"),
+                             (make_engine(postgres_url), "auto")):
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == expected
+        engine.dispose()

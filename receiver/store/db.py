@@ -50,10 +50,8 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
         connect_args={
             "connect_timeout": max(1, int(timeout_seconds)),
             # A stuck database must turn into a 503, not a request hanging past the
-            # sender's 5 s timeout. Custom plans: psycopg prepares repeated statements, and
-            # a generic plan for the claim query (blind to `now`) walks the whole backlog.
-            "options": f"-c statement_timeout={millis} -c lock_timeout={millis} "
-                       f"-c plan_cache_mode=force_custom_plan{flush}{planner}",
+            # sender's 5 s timeout.
+            "options": f"-c statement_timeout={millis} -c lock_timeout={millis}{flush}{planner}",
         },
     )
     if pre_ping:
@@ -103,9 +101,14 @@ def make_worker_engine(url: str, timeout_seconds: float) -> Engine:
     before autovacuum analyzes again), PostgreSQL expects one pending row and sorts the
     whole backlog for every claim instead of walking `ix_deliveries_claim`, which is in
     due order already. None of the worker's statements needs a sort otherwise.
+    Custom plans only: psycopg prepares a statement it runs repeatedly, and a generic plan
+    for the claim (blind to `now`) walks the whole backlog. Web processes keep generic
+    plans, so their inserts are not planned again for every request.
     """
     return make_engine(url, timeout_seconds=timeout_seconds, pre_ping=False,
-                       flush_each_commit=False, planner_settings={"enable_sort": "off"})
+                       flush_each_commit=False,
+                       planner_settings={"enable_sort": "off",
+                                         "plan_cache_mode": "force_custom_plan"})
 
 
 def init_app(app, settings) -> None:
