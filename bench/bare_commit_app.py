@@ -2,9 +2,9 @@
 
 Run by bench/ingest.py, which creates the `bare_bodies` table first. Each process keeps one
 connection: SQLite in WAL mode with synchronous=FULL, or PostgreSQL autocommitting, so every
-answer follows a commit on disk, as the receiver's do. SQLite writers queue on a lock file,
-as the receiver's do, rather than in SQLite's busy handler, whose sleeps would leave the
-CPU idle and understate the floor.
+answer follows a commit on disk, as the receiver's do. SQLite writers queue on a lock file
+like the receiver's, not in SQLite's busy handler, whose sleeps would leave the CPU idle and
+understate the floor.
 """
 
 import contextlib
