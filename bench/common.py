@@ -96,16 +96,39 @@ def peak_rss_mb(pid: int) -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far; a process gone counts as none."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def database_backends(url: str) -> list[int]:
+    """PostgreSQL backend processes serving the database of `url`; none for SQLite."""
+    if not url.startswith("postgres"):
+        return []
+    name = url.rsplit("/", 1)[1]
+    found = subprocess.run(["pgrep", "-f", f"postgres: .* {name} "], capture_output=True,
+                           text=True).stdout
+    return [int(pid) for pid in found.split()]
+
+
 WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def run_wrk(url: str, script: str, seconds: int, connections: int, threads: int = 2) -> dict:
-    """Drive `url` with wrk; requests/s, latency percentiles (ms) and non-2xx count."""
+    """Drive `url` with wrk; requests/s, requests in all, latency percentiles (ms), non-2xx count."""
     output = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url],
         capture_output=True, text=True, check=True,
     ).stdout
-    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+              "requests": int(re.search(r"(\d+) requests in", output).group(1))}
     for percent in ("50", "90", "99"):
         value, unit = re.search(rf"\s{percent}%\s+([\d.]+)(us|ms|s)", output).groups()
         result[f"p{percent}"] = float(value) * WRK_UNITS[unit]

@@ -6,6 +6,8 @@ Each round runs bare Flask, then bare Flask with one flushed INSERT per request 
 of any receiver that commits before it answers), then the receiver (full validation, dedup,
 durable commit), alternating so that all see the same machine state. Bodies are realistic
 Message events with unique message ids, so deduplication never short-cuts the work.
+Besides throughput and latency it prints the CPU each request cost in the app's processes
+and in the PostgreSQL backends serving them.
 """
 
 import argparse
@@ -19,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine  # noqa: E402
 
-from bench.common import ROOT, TOKEN, children, database, gunicorn, peak_rss_mb, run_wrk  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT, TOKEN, children, cpu_seconds, database, database_backends, gunicorn, peak_rss_mb, run_wrk,
+)
 from receiver.config import normalize_database_url  # noqa: E402
 
 LUA = r"""
@@ -76,12 +80,19 @@ def measure(kind: str, args, script: str) -> dict:
             for name, app in apps.items():
                 with gunicorn(app, env, args.workers) as (target, master):
                     run_wrk(target, script, 2, args.connections)  # warm up
-                    results[name].append(run_wrk(target, script, args.seconds, args.connections))
-                    memory[name] = max([memory[name]] + [peak_rss_mb(p) for p in children(master)])
+                    # Where the CPU goes per request: in the app's processes, and in the
+                    # PostgreSQL backends serving them (SQLite works inside the app).
+                    web, backends = children(master), database_backends(url)
+                    web_before, db_before = cpu_seconds(web), cpu_seconds(backends)
+                    run = run_wrk(target, script, args.seconds, args.connections)
+                    run["web_us"] = (cpu_seconds(web) - web_before) / run["requests"] * 1e6
+                    run["db_us"] = (cpu_seconds(backends) - db_before) / run["requests"] * 1e6
+                    results[name].append(run)
+                    memory[name] = max([memory[name]] + [peak_rss_mb(p) for p in web])
     summary = {}
     for name, runs in results.items():
         summary[name] = {key: statistics.median(run[key] for run in runs)
-                         for key in ("rps", "p50", "p90", "p99", "errors")}
+                         for key in ("rps", "p50", "p90", "p99", "errors", "web_us", "db_us")}
         summary[name]["rss_mb"] = memory[name]
     return summary
 
@@ -99,12 +110,13 @@ def main():
         print(f"wrk -c{args.connections} for {args.seconds} s, median of {args.rounds} alternating "
               f"rounds, gunicorn --workers {args.workers} (sync) for every app")
         print(f"{'database':<11}{'app':<13}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-              f"{'non-2xx':>9}{'peak RSS MB':>13}")
+              f"{'non-2xx':>9}{'peak RSS MB':>13}{'web us/req':>12}{'db us/req':>11}")
         for kind in args.databases.split(","):
             summary = measure(kind, args, script)
             for name, row in summary.items():
                 print(f"{kind:<11}{name:<13}{row['rps']:>9.0f}{row['p50']:>9.2f}{row['p90']:>9.2f}"
-                      f"{row['p99']:>9.2f}{row['errors']:>9.0f}{row['rss_mb']:>13.1f}")
+                      f"{row['p99']:>9.2f}{row['errors']:>9.0f}{row['rss_mb']:>13.1f}"
+                      f"{row['web_us']:>12.0f}{row['db_us']:>11.0f}")
             receiver = summary["receiver"]["rps"]
             print(f"{kind:<11}ratio receiver/bare: {receiver / summary['bare']['rps']:.2f}, "
                   f"receiver/bare+commit: {receiver / summary['bare+commit']['rps']:.2f}",
