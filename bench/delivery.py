@@ -5,6 +5,7 @@
 The baseline is one process POSTing the same events to the same sink over one kept-alive
 connection: the most a single delivering process could do against this sink. It is
 measured again before each drain, and each drain is compared with its own baseline.
+It also prints the CPU each event cost in the workers and in the PostgreSQL backends.
 """
 
 import argparse
@@ -21,7 +22,9 @@ from sqlalchemy import func, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, TOKEN, database, free_port, peak_rss_mb, wait_for_port  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT, TOKEN, cpu_seconds, database, database_backends, free_port, peak_rss_mb, wait_for_port,
+)
 from receiver import intake  # noqa: E402
 from receiver.store.db import make_engine  # noqa: E402
 from receiver.store.tables import DELIVERED, PENDING, deliveries, events  # noqa: E402
@@ -56,34 +59,49 @@ def reset(engine) -> None:
             lease_expires_at=None, finished_at=None))
 
 
-def drain(engine, env: dict, processes: int, total: int) -> tuple[float, float]:
-    """Events/s of `processes` workers emptying the backlog, and their peak RSS (MB)."""
+def drain(engine, env: dict, processes: int, total: int) -> dict:
+    """Events/s of `processes` workers emptying the backlog, their CPU per event and peak RSS."""
     workers = [subprocess.Popen([sys.executable, "-m", "receiver", "worker"], cwd=ROOT,
                                 env={**os.environ, **env, "RECEIVER_LOG_LEVEL": "WARNING"})
                for _ in range(processes)]
+    pids = [process.pid for process in workers]
+    first_seen = None  # (delivered, worker CPU, each backend's CPU) once deliveries flow
     try:
         while True:
             with engine.connect() as conn:
                 done = conn.execute(select(func.count()).where(
                     deliveries.c.state == DELIVERED)).scalar_one()
+            if first_seen is None and done:
+                # CPU is counted from here, past the workers' start (interpreter, imports).
+                backends = {pid: cpu_seconds([pid])
+                            for pid in database_backends(env["DATABASE_URL"])}
+                first_seen = (done, cpu_seconds(pids), backends)
             if done >= total:
                 break
             # Seldom: the rate is timed from the rows' finish times, and every count here
             # takes CPU (and on SQLite the write lock) from the workers being measured.
             time.sleep(0.25)
+        counted = done - first_seen[0]
+        worker_cpu = (cpu_seconds(pids) - first_seen[1]) / counted if counted else 0.0
+        # A worker may connect after deliveries began: its backend counts from its start.
+        backends = set(first_seen[2]) | set(database_backends(env["DATABASE_URL"]))
+        db_seconds = sum(max(0.0, cpu_seconds([pid]) - first_seen[2].get(pid, 0.0))
+                         for pid in backends)
+        db_cpu = db_seconds / counted if counted else 0.0
         # Steady state: from the first delivery's end to the last's, so the workers' start
-        # (interpreter, imports, adapters) is not counted as delivery time.
+        # is not counted as delivery time.
         with engine.connect() as conn:
             first, last = conn.execute(select(func.min(deliveries.c.finished_at),
                                               func.max(deliveries.c.finished_at))).one()
         elapsed = (last - first).total_seconds()
-        memory = max(peak_rss_mb(process.pid) for process in workers)
+        memory = max(peak_rss_mb(pid) for pid in pids)
     finally:
         for process in workers:
             process.terminate()
         for process in workers:
             process.wait(30)
-    return (total - 1) / elapsed, memory
+    return {"rate": (total - 1) / elapsed, "worker_us": worker_cpu * 1e6,
+            "db_us": db_cpu * 1e6, "rss_mb": memory}
 
 
 def main():
@@ -101,7 +119,8 @@ def main():
         wait_for_port(port)
         print(f"{args.events} events over {args.conversations} conversations, http adapter to a local sink")
         print(f"{'database':<11}{'workers':>8}{'events/s':>10}{'per worker':>12}"
-              f"{'baseline/s':>12}{'vs baseline':>13}{'peak RSS MB':>13}")
+              f"{'baseline/s':>12}{'vs baseline':>13}{'peak RSS MB':>13}"
+              f"{'worker us/ev':>14}{'db us/ev':>10}")
         for kind in args.databases.split(","):
             with database(kind) as db_url:
                 engine = make_engine(db_url)
@@ -112,9 +131,11 @@ def main():
                     # Measured just before each drain, so both see the same machine state.
                     ceiling = baseline(url, payloads)
                     reset(engine)
-                    rate, memory = drain(engine, env, processes, len(payloads))
+                    run = drain(engine, env, processes, len(payloads))
+                    rate = run["rate"]
                     print(f"{kind:<11}{processes:>8}{rate:>10.0f}{rate / processes:>12.0f}"
-                          f"{ceiling:>12.0f}{rate / ceiling:>13.2f}{memory:>13.1f}", flush=True)
+                          f"{ceiling:>12.0f}{rate / ceiling:>13.2f}{run['rss_mb']:>13.1f}"
+                          f"{run['worker_us']:>14.0f}{run['db_us']:>10.0f}", flush=True)
                 engine.dispose()
     finally:
         sink.terminate()
