@@ -1,5 +1,6 @@
 """The built-in adapters pass the shipped contract, and the registry survives broken plugins."""
 
+import base64
 import json
 import multiprocessing
 import ssl
@@ -228,6 +229,31 @@ def test_http_adapter_posts_through_the_environment_proxy(crm, monkeypatch):
     event = sample_events()["e-message-agent"]
     assert isinstance(http_adapter("http://crm.invalid/events").deliver(event), Delivered)
     assert [request["path"] for request in proxy.received] == ["http://crm.invalid/events"]
+
+
+def test_http_credentials_in_the_url_go_in_a_header_and_nowhere_else(crm):
+    with_credentials = crm.url.replace("http://", "http://hook%40corp:s%3Acret@")
+    event = sample_events()["e-message-agent"]
+    assert isinstance(http_adapter(with_credentials).deliver(event), Delivered)
+    (request,) = crm.received
+    assert request["headers"]["authorization"] == "Basic " + base64.b64encode(
+        b"hook@corp:s:cret").decode()
+    assert "s%3Acret" not in request["path"]
+    unreachable = http_adapter("http://hook:s3cret@127.0.0.1:9/none").deliver(event)
+    assert isinstance(unreachable, RetryLater) and "s3cret" not in unreachable.reason
+
+
+def test_http_proxy_credentials_go_to_the_proxy(crm, monkeypatch):
+    proxy = crm
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://me:pw@").removesuffix(
+        "/events"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    http_adapter("http://crm.invalid/events").deliver(sample_events()["e-message-agent"])
+    (request,) = proxy.received
+    assert request["headers"]["proxy-authorization"] == "Basic " + base64.b64encode(
+        b"me:pw").decode()
+    assert "authorization" not in request["headers"]
 
 
 def test_http_redirect_is_a_dead_letter_not_a_lost_body(crm):

@@ -5,8 +5,9 @@ from datetime import datetime, timezone
 
 import urllib3
 from requests.certs import where as default_ca_bundle
-from requests.utils import get_environ_proxies, select_proxy
+from requests.utils import get_auth_from_url, get_environ_proxies, select_proxy
 from standardwebhooks.webhooks import Webhook
+from urllib3.util import make_headers, parse_url
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as HTTPTimeout
 
@@ -33,9 +34,9 @@ def connection_pool(url: str, timeout: float) -> urllib3.PoolManager:
     """Kept-alive connections for `url`, through the environment's proxy and CA bundle, read once.
 
     The environment is read as requests reads it (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE,
-    CURL_CA_BUNDLE). Nothing is retried and no redirect is followed: the worker retries on
-    its own schedule, and a redirected POST would either lose its body or carry a signed
-    event to an address nobody configured.
+    CURL_CA_BUNDLE), credentials in the proxy's URL included. Nothing is retried and no
+    redirect is followed: the worker retries on its own schedule, and a redirected POST
+    would either lose its body or carry a signed event to an address nobody configured.
     """
     options = {
         "retries": False,
@@ -44,7 +45,21 @@ def connection_pool(url: str, timeout: float) -> urllib3.PoolManager:
                      or default_ca_bundle()),
     }
     proxy = select_proxy(url, get_environ_proxies(url))
-    return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+    if not proxy:
+        return urllib3.PoolManager(**options)
+    return urllib3.ProxyManager(proxy, proxy_headers=basic_auth(proxy, "proxy_basic_auth"),
+                                **options)
+
+
+def basic_auth(url: str, kind: str) -> dict:
+    """The user part of `url` as a Basic header; `kind` is basic_auth or proxy_basic_auth."""
+    user, password = get_auth_from_url(url)
+    return make_headers(**{kind: f"{user}:{password}"}) if user else {}
+
+
+def without_credentials(url: str) -> str:
+    """`url` without its user part."""
+    return parse_url(url)._replace(auth=None).url
 
 
 class HttpAdapter(Adapter):
@@ -52,7 +67,9 @@ class HttpAdapter(Adapter):
 
     def __init__(self, settings):
         super().__init__(settings)
-        self.url = settings.http_url
+        # Credentials in the URL go in a header, never into requests, logs or stored errors.
+        self.url = without_credentials(settings.http_url)
+        self.credentials = basic_auth(settings.http_url, "basic_auth")
         self.timeout = settings.http_timeout
         self.signer = Webhook(settings.http_secret) if settings.http_secret else None
         self.pool = connection_pool(self.url, self.timeout)
@@ -60,7 +77,8 @@ class HttpAdapter(Adapter):
     def headers(self, event_id: str, body: str) -> dict:
         now = datetime.now(timezone.utc)
         headers = {"Content-Type": "application/json", "User-Agent": "rocketchat-crm-receiver",
-                   "webhook-id": event_id, "webhook-timestamp": str(int(now.timestamp()))}
+                   "webhook-id": event_id, "webhook-timestamp": str(int(now.timestamp())),
+                   **self.credentials}
         if self.signer:
             headers["webhook-signature"] = self.signer.sign(event_id, now, body)
         return headers
@@ -81,7 +99,7 @@ class HttpAdapter(Adapter):
         return f"cannot reach {self.url}: {type(error).__name__}"
 
     def check(self) -> str:
-        response = self.pool.request("HEAD", self.url)
+        response = self.pool.request("HEAD", self.url, headers=self.credentials)
         return f"{self.url} answered HTTP {response.status}"
 
     def close(self) -> None:
