@@ -3,7 +3,9 @@
 import base64
 import json
 import multiprocessing
+import shutil
 import ssl
+import subprocess
 from datetime import datetime, timezone
 from importlib.metadata import EntryPoint
 
@@ -219,6 +221,20 @@ def test_http_adapter_trusts_the_ca_bundle_of_the_environment(tls_crm, monkeypat
     event = sample_events()["e-message-agent"]
     assert isinstance(http_adapter(crm.url).deliver(event), Delivered)
     assert crm.delivered_ids() == [event["id"]]
+
+
+def test_http_adapter_trusts_a_folder_of_hashed_certificates(tls_crm, tmp_path, monkeypatch):
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command to name the certificate by its subject hash")
+    crm, bundle = tls_crm
+    subject_hash = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", bundle],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    shutil.copy(bundle, folder / f"{subject_hash}.0")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(folder))
+    assert isinstance(http_adapter(crm.url).deliver(sample_events()["e-message-agent"]),
+                      Delivered)
 
 
 def test_http_adapter_posts_through_the_environment_proxy(crm, monkeypatch):

@@ -38,11 +38,13 @@ def connection_pool(url: str, timeout: float) -> urllib3.PoolManager:
     redirect is followed: the worker retries on its own schedule, and a redirected POST
     would either lose its body or carry a signed event to an address nobody configured.
     """
+    bundle = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+              or default_ca_bundle())
     options = {
         "retries": False,
         "timeout": urllib3.Timeout(connect=timeout, read=timeout),
-        "ca_certs": (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-                     or default_ca_bundle()),
+        # A folder of hashed certificates (c_rehash) or one file of them, as requests allows.
+        "ca_cert_dir" if os.path.isdir(bundle) else "ca_certs": bundle,
     }
     proxy = select_proxy(url, get_environ_proxies(url))
     if not proxy:
@@ -76,7 +78,8 @@ class HttpAdapter(Adapter):
 
     def headers(self, event_id: str, body: str) -> dict:
         now = datetime.now(timezone.utc)
-        headers = {"Content-Type": "application/json", "User-Agent": "rocketchat-crm-receiver",
+        headers = {"Content-Type": "application/json", "Accept": "*/*",
+                   "User-Agent": "rocketchat-crm-receiver",
                    "webhook-id": event_id, "webhook-timestamp": str(int(now.timestamp())),
                    **self.credentials}
         if self.signer:
