@@ -55,6 +55,16 @@ def test_sigterm_finishes_the_delivery_in_hand(environment, post, crm, engine):
     assert crm.delivered_ids() == [event_id]
 
 
+def another_worker_delivers_everything(environment, engine) -> bool:
+    """Start a fresh worker and wait until every delivery is delivered; False on timeout."""
+    worker = start_worker(environment)
+    try:
+        return wait_for(lambda: set(states(engine).values()) == {"delivered"})
+    finally:
+        worker.terminate()
+        worker.wait(20)
+
+
 def test_a_killed_worker_loses_nothing(environment, post, crm, engine):
     ids = [post(payload(name)).get_json()["id"] for name in (
         "e-livechat-session-start", "e-message-visitor", "e-livechat-session-close")]
@@ -63,12 +73,7 @@ def test_a_killed_worker_loses_nothing(environment, post, crm, engine):
     assert crm.started.wait(20)
     first.kill()  # ...and its worker dies holding the claim
     first.wait()
-    second = start_worker(environment)
-    try:
-        assert wait_for(lambda: set(states(engine).values()) == {"delivered"})
-    finally:
-        second.terminate()
-        second.wait(20)
+    assert another_worker_delivers_everything(environment, engine)
     delivered = crm.delivered_ids()
     assert set(delivered) == set(ids)
     # The interrupted event may arrive twice (at-least-once); the order still holds.
@@ -96,12 +101,7 @@ def test_a_worker_killed_holding_a_batch_of_claims_loses_none_of_them(
     finally:
         first.kill()
         first.wait()
-    second = start_worker(environment)
-    try:
-        assert wait_for(lambda: set(states(engine).values()) == {"delivered"})
-    finally:
-        second.terminate()
-        second.wait(20)
+    assert another_worker_delivers_everything(environment, engine)
     assert set(crm.delivered_ids()) == set(ids)
 
 
