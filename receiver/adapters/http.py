@@ -7,9 +7,9 @@ import urllib3
 from requests.certs import where as default_ca_bundle
 from requests.utils import get_auth_from_url, get_environ_proxies, select_proxy
 from standardwebhooks.webhooks import Webhook
-from urllib3.util import make_headers, parse_url
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as HTTPTimeout
+from urllib3.util import make_headers, parse_url
 
 from ..jsontext import dump_json
 from .api import RETRIED_STATUSES, retry_after_seconds
