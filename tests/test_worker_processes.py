@@ -92,12 +92,13 @@ def test_a_worker_killed_holding_a_batch_of_claims_loses_none_of_them(
         body = payload("e-message-visitor")
         body["_id"] = f"room{n}"
         ids.append(post(body).get_json()["id"])
-    # The first delivery is quick, so the worker claims the other four rooms at once; the
-    # next one hangs, and the worker dies holding all four.
+    # The first delivery is quick, so the worker claims several of the other rooms at once
+    # (all four, unless the machine is so busy that it took over 12 ms); the next one hangs,
+    # and the worker dies holding the batch.
     crm.answer(Answer(200), Answer(200, delay=3))
     first = start_worker(environment)
     try:
-        assert wait_for(lambda: leased(engine) == 4)
+        assert wait_for(lambda: leased(engine) >= 2)
     finally:
         first.kill()
         first.wait()
