@@ -29,6 +29,18 @@ def payload(name: str) -> dict:
     return json.loads((PAYLOADS / f"{name}.json").read_text())
 
 
+def room(body: dict, room_id: str) -> dict:
+    """`body` moved to the room `room_id`."""
+    body["_id"] = room_id
+    return body
+
+
+def rooms(post, count: int) -> list[str]:
+    """One Message in each of `count` rooms; their event ids, in arrival order."""
+    return [post(room(payload("e-message-visitor"), f"room{n}")).get_json()["id"]
+            for n in range(count)]
+
+
 def sample_with(sample: str, **contact_changes) -> dict:
     """A shipped sample's normalized event, with `contact` fields replaced as given."""
     from receiver.testing import sample_events

@@ -177,11 +177,16 @@ def test_builtins_are_registered_as_entry_points():
     assert {"log", "jsonl", "http"} <= set(registry.installed())
 
 
-def test_http_adapter_reads_proxy_and_ca_settings_once(monkeypatch):
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+def through_proxy(monkeypatch, variable: str, proxy_url: str) -> None:
+    """Set `variable` (HTTP_PROXY or HTTPS_PROXY) with no NO_PROXY exception in the way."""
+    monkeypatch.setenv(variable, proxy_url)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
+
+
+def test_http_adapter_reads_proxy_and_ca_settings_once(monkeypatch):
+    through_proxy(monkeypatch, "HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
     pool = http_adapter("https://crm.example/events").pool
     assert pool.proxy.url == "http://proxy.example:3128"
     assert pool.connection_pool_kw["ca_certs"] == "/etc/ssl/company-ca.pem"
@@ -239,9 +244,7 @@ def test_http_adapter_trusts_a_folder_of_hashed_certificates(tls_crm, tmp_path, 
 
 def test_http_adapter_posts_through_the_environment_proxy(crm, monkeypatch):
     proxy = crm  # the fake answers whatever reaches it, as a forward proxy would relay it
-    monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/events"))
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+    through_proxy(monkeypatch, "HTTP_PROXY", proxy.url.removesuffix("/events"))
     event = sample_events()["e-message-agent"]
     assert isinstance(http_adapter("http://crm.invalid/events").deliver(event), Delivered)
     assert [request["path"] for request in proxy.received] == ["http://crm.invalid/events"]
@@ -261,10 +264,8 @@ def test_http_credentials_in_the_url_go_in_a_header_and_nowhere_else(crm):
 
 def test_http_proxy_credentials_go_to_the_proxy(crm, monkeypatch):
     proxy = crm
-    monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://me:pw@").removesuffix(
-        "/events"))
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+    through_proxy(monkeypatch, "HTTP_PROXY",
+                  proxy.url.replace("http://", "http://me:pw@").removesuffix("/events"))
     http_adapter("http://crm.invalid/events").deliver(sample_events()["e-message-agent"])
     (request,) = proxy.received
     assert request["headers"]["proxy-authorization"] == "Basic " + base64.b64encode(

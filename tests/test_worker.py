@@ -16,7 +16,7 @@ from receiver.store import deliveries
 from receiver.store.db import make_engine, transaction
 from receiver.worker import Worker, build_worker
 
-from .conftest import delivering_to, drain, payload
+from .conftest import delivering_to, drain, payload, room, rooms
 from .crm import Answer
 
 T0 = "2025-03-04T12:00:00Z"
@@ -31,11 +31,6 @@ def only_delivery(engine):
     with transaction(engine) as conn:
         (row,) = deliveries.list_deliveries(conn)
     return row
-
-
-def room(body, room_id):
-    body["_id"] = room_id
-    return body
 
 
 def test_each_event_is_delivered_once_in_arrival_order(post, worker, crm, engine):
@@ -234,12 +229,6 @@ def test_only_the_worker_engine_commits_without_waiting_for_the_disk(database_ur
             query = "PRAGMA synchronous" if dialect == "sqlite" else "SHOW synchronous_commit"
             assert conn.exec_driver_sql(query).scalar() == expected[dialect]
         engine.dispose()
-
-
-def rooms(post, count: int) -> list[str]:
-    """One Message in each of `count` rooms; their event ids, in arrival order."""
-    return [post(room(payload("e-message-visitor"), f"room{n}")).get_json()["id"]
-            for n in range(count)]
 
 
 def test_a_batch_holds_only_the_head_of_each_conversation(post, engine):

@@ -11,7 +11,7 @@ import pytest
 from receiver.store import deliveries
 from receiver.store.db import transaction
 
-from .conftest import delivering_to, payload
+from .conftest import delivering_to, payload, room, rooms
 from .crm import Answer
 from .servers import ROOT
 
@@ -87,11 +87,7 @@ def leased(engine) -> int:
 
 def test_a_worker_killed_holding_a_batch_of_claims_loses_none_of_them(
         environment, post, crm, engine):
-    ids = []
-    for n in range(5):
-        body = payload("e-message-visitor")
-        body["_id"] = f"room{n}"
-        ids.append(post(body).get_json()["id"])
+    ids = rooms(post, 5)
     # The first delivery is quick, so the worker claims several of the other rooms at once
     # (all four, unless the machine is so busy that it took over 12 ms); the next one hangs,
     # and the worker dies holding the batch.
@@ -109,8 +105,7 @@ def test_a_worker_killed_holding_a_batch_of_claims_loses_none_of_them(
 def test_several_worker_processes_deliver_each_event_once_in_order(environment, post, crm, engine):
     expected = {}
     for n in range(60):
-        body = payload("e-message-visitor")
-        body["_id"] = f"room{n % 6}"
+        body = room(payload("e-message-visitor"), f"room{n % 6}")
         body["messages"][0]["_id"] = f"m{n}"
         expected.setdefault(body["_id"], []).append(post(body).get_json()["id"])
     crm.answer(*[Answer(503)] * 6)
