@@ -10,7 +10,7 @@ from .schemas import ValidationError, parse_event, storable_type
 from .store import events as event_store
 from .store import links
 from .store import quarantine
-from .store.db import transaction
+from .store.db import driver_cursor, driver_transaction, transaction
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,9 @@ def prepare(body: dict, raw: bytes, event, now: datetime) -> event_store.NewEven
     return event_store.NewEvent.from_record(event, key, raw)
 
 
-def admit(conn, new: event_store.NewEvent, adapters) -> Accepted:
-    """Store a prepared event, unless an identical one is already stored."""
-    created = event_store.insert_event(conn, new, adapters)
+def admit(cursor, dialect, new: event_store.NewEvent, adapters) -> Accepted:
+    """Store a prepared event on a DBAPI cursor, unless an identical one is already stored."""
+    created = event_store.insert_event(cursor, dialect, new, adapters)
     return Accepted(event_id=new.id, kind=new.kind, source_type=new.source_type,
                     conversation_id=new.conversation_id, duplicate=not created)
 
@@ -91,17 +91,20 @@ def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime, *,
     """
     body = read_body(raw)
     event, errors = validate(body)
-    new = prepare(body, raw, event, now) if errors is None else None
-    # Both branches store with a single statement on PostgreSQL (the read after it commits).
-    with transaction(engine, one_statement=True) as conn:
-        if errors is not None:
-            source_type = storable_type(body)  # only a refused body needs it checked here
+    if errors is not None:
+        source_type = storable_type(body)  # only a refused body needs it checked here
+        with transaction(engine, one_statement=True) as conn:
             held_id = quarantine.hold(conn, raw, source_type, errors, now)
-            return Quarantined(held_id=held_id, source_type=source_type, errors=errors)
-        accepted = admit(conn, new, adapters)
+        return Quarantined(held_id=held_id, source_type=source_type, errors=errors)
+    new = prepare(body, raw, event, now)
+    # One statement on PostgreSQL (the read after it commits); on the driver's own
+    # connection, as this runs for every accepted webhook.
+    with driver_transaction(engine, one_statement=True) as cursor:
+        accepted = admit(cursor, engine.dialect, new, adapters)
         if write_back and accepted.conversation_id:
-            accepted = replace(accepted, references=links.known(conn, accepted.conversation_id))
-        return accepted
+            references = links.known(cursor, engine.dialect, accepted.conversation_id)
+            accepted = replace(accepted, references=references)
+    return accepted
 
 
 def replay_held(engine, held_id: int, adapters: tuple[str, ...], now: datetime):
@@ -115,6 +118,7 @@ def replay_held(engine, held_id: int, adapters: tuple[str, ...], now: datetime):
         if errors is not None:
             quarantine.record_errors(conn, held_id, errors)
             return Quarantined(held_id=held_id, source_type=held.source_type, errors=errors)
-        accepted = admit(conn, prepare(body, held.raw, event, now), adapters)
+        with driver_cursor(conn) as cursor:
+            accepted = admit(cursor, conn.dialect, prepare(body, held.raw, event, now), adapters)
         quarantine.resolve(conn, held_id, now, event_id=accepted.event_id)
         return accepted

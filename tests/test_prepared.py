@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import bindparam, insert, literal, select, text
 
 from receiver.store import schema
-from receiver.store.db import make_engine, transaction
+from receiver.store.db import driver_cursor, make_engine, transaction
 from receiver.store.prepared import Prepared
 from receiver.store.tables import PENDING, deliveries, events
 
@@ -32,13 +32,13 @@ def test_constants_order_and_conversions_match_core(database_url):
         select(bindparam("seq", type_=events.c.seq.type),
                bindparam("adapter", type_=deliveries.c.adapter.type),
                literal(PENDING), literal(0), at, at, at))
-    with transaction(engine) as conn:
+    with transaction(engine) as conn, driver_cursor(conn) as cursor:
         core_seq = conn.execute(statement, event_row("core")).scalar_one()
         conn.execute(follow, {"seq": core_seq, "adapter": "core", "at": MOMENT})
         prepared = Prepared.compile(statement, conn.dialect)
-        prepared_seq = prepared.execute(conn, event_row("prepared")).scalar_one()
-        Prepared.compile(follow, conn.dialect).execute(
-            conn, {"seq": prepared_seq, "adapter": "prepared", "at": MOMENT})
+        (prepared_seq,) = prepared.run(cursor, event_row("prepared")).fetchall()[0]
+        Prepared.compile(follow, conn.dialect).run(
+            cursor, {"seq": prepared_seq, "adapter": "prepared", "at": MOMENT})
     with transaction(engine) as conn:
         stored = {row[0]: row[1:] for row in conn.execute(text(
             "SELECT id, dedup_key, test, occurred_at, received_at, payload, raw FROM events"))}

@@ -7,7 +7,7 @@ import pytest
 from receiver import cli
 from receiver.jsontext import dump_json
 from receiver.store import links
-from receiver.store.db import transaction
+from receiver.store.db import driver_cursor, transaction
 from receiver.writeback import REFERENCES_LIMIT_BYTES, fitting
 
 from .conftest import count, drain, payload
@@ -74,8 +74,9 @@ def test_links_merge_over_deliveries_and_are_pruned_when_stale(engine, runner):
         links.remember(conn, "room-1", "hubspot", {"contact_id": "1"}, now - timedelta(days=40))
         links.remember(conn, "room-1", "hubspot", {"note_id": "2"}, now - timedelta(days=40))
         links.remember(conn, "room-2", "hubspot", {"contact_id": "3"}, now)
-    with transaction(engine) as conn:
-        assert links.known(conn, "room-1") == {"hubspot": {"contact_id": "1", "note_id": "2"}}
+    with transaction(engine) as conn, driver_cursor(conn) as cursor:
+        assert links.known(cursor, conn.dialect, "room-1") == {
+            "hubspot": {"contact_id": "1", "note_id": "2"}}
     result = runner.invoke(cli.main, ["prune", "--older-than", "30d"])
     assert "forgot the CRM record ids of 1 conversation link(s)" in result.output
     assert count(engine, "crm_links") == 1

@@ -67,18 +67,11 @@ _STATEMENTS = {
     "event_with_deliveries": lambda dialect_name: _insert_event_with_deliveries_statement(),
     "deliveries": lambda dialect_name: _insert_deliveries_statement(),
 }
-# Keyed by dialect name, not instance: every engine of a database kind shares them.
-_prepared_statements: dict[tuple[str, str], Prepared] = {}
 
 
 def _prepared(name: str, dialect) -> Prepared:
     """One of the statements above, compiled for `dialect`'s database kind once per process."""
-    key = (name, dialect.name)
-    prepared = _prepared_statements.get(key)
-    if prepared is None:
-        prepared = _prepared_statements[key] = Prepared.compile(
-            _STATEMENTS[name](dialect.name), dialect)
-    return prepared
+    return Prepared.once(f"events.{name}", _STATEMENTS[name], dialect)
 
 
 @dataclass(frozen=True)
@@ -106,20 +99,22 @@ class NewEvent:
         )
 
 
-def insert_event(conn, new: NewEvent, adapters: tuple[str, ...]) -> bool:
-    """Store the event and one pending delivery per adapter; False if its key was already taken."""
+def insert_event(cursor, dialect, new: NewEvent, adapters: tuple[str, ...]) -> bool:
+    """Store the event and one pending delivery per adapter; False if its key was already taken.
+
+    Runs on a DBAPI `cursor` (see `db.driver_transaction`) of a `dialect` database.
+    """
     row = {f"e_{name}": getattr(new, name) for name in EVENT_COLUMNS}
     targets = adapters if new.kind != "unknown" else ()
-    dialect = conn.dialect
     if targets and dialect.name == "postgresql":
         statement = _prepared("event_with_deliveries", dialect)
-        return statement.execute(conn, {**row, "adapters": list(targets)}).first() is not None
-    seq = _prepared("event", dialect).execute(conn, row).scalar()
-    if seq is None or not targets:
-        return seq is not None
+        return statement.run(cursor, {**row, "adapters": list(targets)}).fetchone() is not None
+    stored = _prepared("event", dialect).run(cursor, row).fetchone()
+    if stored is None or not targets:
+        return stored is not None
     now = new.received_at
-    _prepared("deliveries", dialect).execute_many(conn, [
-        {"event_seq": seq, "adapter": name, "conversation_id": new.conversation_id,
+    _prepared("deliveries", dialect).run_many(cursor, [
+        {"event_seq": stored[0], "adapter": name, "conversation_id": new.conversation_id,
          "state": PENDING, "attempts": 0, "due_at": now, "retries_since": now, "created_at": now}
         for name in targets
     ])

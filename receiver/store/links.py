@@ -3,9 +3,10 @@
 import json
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from .dialect import upsert
+from .prepared import Prepared
 from .tables import crm_links
 
 
@@ -19,11 +20,16 @@ def remember(conn, conversation_id: str, adapter: str, references: dict, now: da
                         values))
 
 
-def known(conn, conversation_id: str) -> dict[str, dict]:
-    """Each adapter's record ids for the conversation, by adapter name."""
-    rows = conn.execute(select(crm_links.c.adapter, crm_links.c.refs).where(
-        crm_links.c.conversation_id == conversation_id).order_by(crm_links.c.adapter))
-    return {row.adapter: json.loads(row.refs) for row in rows}
+def _known_statement(dialect_name: str):
+    return select(crm_links.c.adapter, crm_links.c.refs).where(
+        crm_links.c.conversation_id == bindparam("conversation_id")).order_by(crm_links.c.adapter)
+
+
+def known(cursor, dialect, conversation_id: str) -> dict[str, dict]:
+    """Each adapter's record ids for the conversation, by adapter name, read on a DBAPI cursor."""
+    statement = Prepared.once("links.known", _known_statement, dialect)
+    rows = statement.run(cursor, {"conversation_id": conversation_id}).fetchall()
+    return {adapter: json.loads(refs) for adapter, refs in rows}
 
 
 def prune(conn, older_than: datetime) -> int:

@@ -4,11 +4,14 @@
 on every call, about 0.1 ms for the webhook's insert. A statement run thousands of times a
 second with the same shape skips that: its SQL, parameter order, constants and the column
 types' conversions are taken from one compilation, and each execution only converts values
-and passes them to the driver through `exec_driver_sql`, which still wraps driver errors.
+and passes them to a DBAPI cursor.
 """
 
 from dataclasses import dataclass
 from typing import Callable
+
+# Keyed by name and dialect name, not instance: every engine of a database kind shares them.
+_compiled: dict[tuple[str, str], "Prepared"] = {}
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,15 @@ class Prepared:
         order = tuple(compiled.positiontup) if compiled.positional else None
         return cls(compiled.string, order, constants, conversions)
 
+    @classmethod
+    def once(cls, name: str, build: Callable[[str], object], dialect) -> "Prepared":
+        """`build(dialect name)` compiled for `dialect`, once per process and `name`."""
+        key = (name, dialect.name)
+        prepared = _compiled.get(key)
+        if prepared is None:
+            prepared = _compiled[key] = cls.compile(build(dialect.name), dialect)
+        return prepared
+
     def parameters(self, values: dict):
         """The driver's parameters for `values`, by name, with constants and conversions applied."""
         merged = {**self.constants, **values}
@@ -44,10 +56,11 @@ class Prepared:
             return merged
         return tuple(merged[name] for name in self.order)
 
-    def execute(self, conn, values: dict):
-        """Run once with `values`; the driver's result."""
-        return conn.exec_driver_sql(self.sql, self.parameters(values))
+    def run(self, cursor, values: dict):
+        """Run once with `values` on a DBAPI cursor; the cursor, holding any rows returned."""
+        cursor.execute(self.sql, self.parameters(values))
+        return cursor
 
-    def execute_many(self, conn, rows: list[dict]) -> None:
+    def run_many(self, cursor, rows: list[dict]) -> None:
         """Run once per row in one driver call."""
-        conn.exec_driver_sql(self.sql, [self.parameters(row) for row in rows])
+        cursor.executemany(self.sql, [self.parameters(row) for row in rows])
