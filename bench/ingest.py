@@ -94,7 +94,18 @@ def measure(kind: str, args, script: str) -> dict:
         summary[name] = {key: statistics.median(run[key] for run in runs)
                          for key in ("rps", "p50", "p90", "p99", "errors", "web_us", "db_us")}
         summary[name]["rss_mb"] = memory[name]
-    return summary
+    # Ratios pair the runs of one round, seconds apart, so a machine that speeds up or slows
+    # down between rounds moves both sides of each ratio alike.
+    ratios = {floor: [mine["rps"] / theirs["rps"]
+                      for mine, theirs in zip(results["receiver"], results[floor])]
+              for floor in ("bare", "bare+commit")}
+    return summary, ratios
+
+
+def ratio_text(values: list[float]) -> str:
+    """The median of per-round ratios, with their range when there are several."""
+    median = f"{statistics.median(values):.2f}"
+    return median if len(values) == 1 else f"{median} ({min(values):.2f} to {max(values):.2f})"
 
 
 def main():
@@ -108,19 +119,18 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         script = wrk_script(folder)
         print(f"wrk -c{args.connections} for {args.seconds} s, median of {args.rounds} alternating "
-              f"rounds, gunicorn --workers {args.workers} (sync) for every app")
+              f"rounds, gunicorn --workers {args.workers} (sync) for every app; ratios are "
+              "medians of each round's own")
         print(f"{'database':<11}{'app':<13}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
               f"{'non-2xx':>9}{'peak RSS MB':>13}{'web us/req':>12}{'db us/req':>11}")
         for kind in args.databases.split(","):
-            summary = measure(kind, args, script)
+            summary, ratios = measure(kind, args, script)
             for name, row in summary.items():
                 print(f"{kind:<11}{name:<13}{row['rps']:>9.0f}{row['p50']:>9.2f}{row['p90']:>9.2f}"
                       f"{row['p99']:>9.2f}{row['errors']:>9.0f}{row['rss_mb']:>13.1f}"
                       f"{row['web_us']:>12.0f}{row['db_us']:>11.0f}")
-            receiver = summary["receiver"]["rps"]
-            print(f"{kind:<11}ratio receiver/bare: {receiver / summary['bare']['rps']:.2f}, "
-                  f"receiver/bare+commit: {receiver / summary['bare+commit']['rps']:.2f}",
-                  flush=True)
+            print(f"{kind:<11}ratio receiver/bare: {ratio_text(ratios['bare'])}, "
+                  f"receiver/bare+commit: {ratio_text(ratios['bare+commit'])}", flush=True)
 
 
 if __name__ == "__main__":
