@@ -14,7 +14,7 @@ from .logs import fields
 from .metrics import DELIVERIES
 from .retry import RetryPolicy
 from .store import deliveries, links
-from .store.db import StoreUnavailable, transaction
+from .store.db import StoreUnavailable, driver_cursor, driver_transaction, transaction
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +85,9 @@ class Worker:
         """Store the outcome, retrying briefly if the database is unavailable."""
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                # Record ids are written with the outcome, so they need a real transaction.
-                one_statement = not getattr(outcome, "references", None)
-                with transaction(self.engine, one_statement=one_statement) as conn:
-                    if not self.apply(conn, claim, outcome, attempted_at):
-                        log.warning("lease on delivery %s was taken over; outcome dropped",
-                                    claim.id)
+                if not self.store(claim, outcome, attempted_at):
+                    log.warning("lease on delivery %s was taken over; outcome dropped",
+                                claim.id)
                 return
             except StoreUnavailable as error:
                 log.warning("cannot record delivery %s (try %d): %s", claim.id, attempt, error)
@@ -98,24 +95,37 @@ class Worker:
         # The lease will expire and another attempt deliver again: adapters are idempotent.
         log.error("gave up recording delivery %s; it will be retried after its lease", claim.id)
 
-    def apply(self, conn, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
-        now = utcnow()
-        if isinstance(outcome, Delivered):
-            finished = deliveries.mark_delivered(conn, claim, self.name, now,
-                                                 attempted_at=attempted_at)
-            conversation_id = (claim.event.get("conversation") or {}).get("id")
-            if finished and outcome.references and conversation_id:
-                links.remember(conn, conversation_id, claim.adapter, outcome.references, now)
+    def store(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
+        """Write the outcome and any record ids it reported; False if the lease was lost."""
+        references = getattr(outcome, "references", None)
+        conversation_id = (claim.event.get("conversation") or {}).get("id")
+        if not (references and conversation_id):
+            # One statement, on the driver's own connection: this runs for every delivery.
+            with driver_transaction(self.engine, one_statement=True) as cursor:
+                return self.apply(cursor, claim, outcome, attempted_at)
+        # Record ids are written with the outcome, so they need a real transaction.
+        with transaction(self.engine) as conn:
+            with driver_cursor(conn) as cursor:
+                finished = self.apply(cursor, claim, outcome, attempted_at)
+            if finished:
+                links.remember(conn, conversation_id, claim.adapter, references, utcnow())
             return finished
+
+    def apply(self, cursor, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
+        """Finish the delivery, or set its next try, as `outcome` says."""
+        now, dialect = utcnow(), self.engine.dialect
+        if isinstance(outcome, Delivered):
+            return deliveries.mark_delivered(cursor, dialect, claim, self.name, now,
+                                             attempted_at=attempted_at)
         if isinstance(outcome, Failed):
-            return deliveries.mark_dead(conn, claim, self.name, now, outcome.reason,
+            return deliveries.mark_dead(cursor, dialect, claim, self.name, now, outcome.reason,
                                         attempted_at=attempted_at)
         due = self.policy.next_due(claim.attempts, now, claim.retries_since, outcome.delay)
         if due is None:
             reason = f"{outcome.reason} (gave up after {claim.attempts} attempts)"
-            return deliveries.mark_dead(conn, claim, self.name, now, reason,
+            return deliveries.mark_dead(cursor, dialect, claim, self.name, now, reason,
                                         attempted_at=attempted_at)
-        return deliveries.mark_retry(conn, claim, self.name, due, outcome.reason,
+        return deliveries.mark_retry(cursor, dialect, claim, self.name, due, outcome.reason,
                                      attempted_at=attempted_at)
 
     def run(self, stop: threading.Event) -> None:

@@ -13,7 +13,7 @@ from receiver.adapters.log import LogAdapter
 from receiver.claims import MAX_BATCH, Pace
 from receiver.config import EXTENSION as SETTINGS
 from receiver.store import deliveries
-from receiver.store.db import make_engine, transaction
+from receiver.store.db import driver_cursor, make_engine, transaction
 from receiver.worker import Worker, build_worker
 
 from .conftest import delivering_to, drain, payload, room, rooms
@@ -154,9 +154,9 @@ def test_an_expired_lease_is_taken_over_and_the_old_claim_cannot_finish(
         assert drain(worker) == 0  # the lease still holds
         clock.tick(6)
         assert drain(worker) == 1
-        with transaction(engine) as conn:
-            assert not deliveries.mark_delivered(conn, lost, "killed-worker", worker_now(),
-                                                 attempted_at=worker_now())
+        with transaction(engine) as conn, driver_cursor(conn) as cursor:
+            assert not deliveries.mark_delivered(cursor, conn.dialect, lost, "killed-worker",
+                                                 worker_now(), attempted_at=worker_now())
     row = only_delivery(engine)
     assert row.state == "delivered" and row.attempts == 2
     assert len(crm.delivered_ids()) == 1

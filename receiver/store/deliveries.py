@@ -8,6 +8,7 @@ from functools import lru_cache
 from sqlalchemy import Integer, and_, bindparam, func, literal_column, or_, select, update
 
 from .dialect import insert_for
+from .prepared import Prepared
 from .tables import DEAD, DELIVERED, PENDING, deliveries, events
 from .types import UTCDateTime
 
@@ -158,9 +159,7 @@ def release(conn, claims: list[Claim], worker: str) -> int:
     return result.rowcount
 
 
-@lru_cache
 def _finish_statement(columns: tuple[str, ...]):
-    """Built once per set of columns: a worker finishes every delivery it claims."""
     # Only the lease holder may record an outcome: a worker whose lease expired and was
     # taken over must not overwrite the new holder's result.
     return (
@@ -174,31 +173,36 @@ def _finish_statement(columns: tuple[str, ...]):
     )
 
 
-def _finish(conn, claim: Claim, worker: str, **values) -> bool:
-    statement = _finish_statement(tuple(sorted(values)))
-    result = conn.execute(statement, {"claim_id": claim.id, "worker": worker,
-                                      **{f"v_{name}": value for name, value in values.items()}})
-    return result.rowcount == 1
+def _finish(cursor, dialect, claim: Claim, worker: str, **values) -> bool:
+    """Record an outcome on a DBAPI cursor; False if the lease was lost meanwhile."""
+    columns = tuple(sorted(values))
+    # Compiled once per set of columns: a worker finishes every delivery it claims.
+    statement = Prepared.once(f"deliveries.finish:{','.join(columns)}",
+                              lambda dialect_name: _finish_statement(columns), dialect)
+    parameters = {"claim_id": claim.id, "worker": worker,
+                  **{f"v_{name}": value for name, value in values.items()}}
+    return statement.run(cursor, parameters).rowcount == 1
 
 
+# Each runs on a DBAPI cursor (see `db.driver_transaction`) of a `dialect` database.
 # `attempted_at`, when the adapter was called (in a batch, a little after the claim),
 # becomes `last_attempt_at`.
-def mark_delivered(conn, claim: Claim, worker: str, now: datetime, *,
+def mark_delivered(cursor, dialect, claim: Claim, worker: str, now: datetime, *,
                    attempted_at: datetime) -> bool:
-    return _finish(conn, claim, worker, state=DELIVERED, finished_at=now, last_error=None,
-                   last_attempt_at=attempted_at)
+    return _finish(cursor, dialect, claim, worker, state=DELIVERED, finished_at=now,
+                   last_error=None, last_attempt_at=attempted_at)
 
 
-def mark_retry(conn, claim: Claim, worker: str, due_at: datetime, reason: str, *,
+def mark_retry(cursor, dialect, claim: Claim, worker: str, due_at: datetime, reason: str, *,
                attempted_at: datetime) -> bool:
-    return _finish(conn, claim, worker, due_at=due_at, last_error=reason,
+    return _finish(cursor, dialect, claim, worker, due_at=due_at, last_error=reason,
                    last_attempt_at=attempted_at)
 
 
-def mark_dead(conn, claim: Claim, worker: str, now: datetime, reason: str, *,
+def mark_dead(cursor, dialect, claim: Claim, worker: str, now: datetime, reason: str, *,
               attempted_at: datetime) -> bool:
-    return _finish(conn, claim, worker, state=DEAD, finished_at=now, last_error=reason,
-                   last_attempt_at=attempted_at)
+    return _finish(cursor, dialect, claim, worker, state=DEAD, finished_at=now,
+                   last_error=reason, last_attempt_at=attempted_at)
 
 
 def _row_query():
