@@ -5,7 +5,7 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from .store import deliveries
-from .store.db import StoreUnavailable, transaction
+from .store.transactions import StoreUnavailable, transaction
 
 log = logging.getLogger(__name__)
 

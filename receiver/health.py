@@ -4,7 +4,8 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import text
 
 from .config import get_settings
-from .store.db import get_engine, transaction
+from .store.db import get_engine
+from .store.transactions import transaction
 
 bp = Blueprint("health", __name__)
 

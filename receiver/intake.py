@@ -8,9 +8,8 @@ from datetime import datetime
 from .dedup import dedup_key, event_id
 from .schemas import ValidationError, parse_event, storable_type
 from .store import events as event_store
-from .store import links
-from .store import quarantine
-from .store.db import driver_cursor, driver_transaction, transaction
+from .store import links, quarantine
+from .store.transactions import driver_cursor, driver_transaction, transaction
 
 log = logging.getLogger(__name__)
 

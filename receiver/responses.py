@@ -5,7 +5,7 @@ import logging
 from flask import jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from .store.db import StoreUnavailable
+from .store.transactions import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

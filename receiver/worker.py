@@ -14,7 +14,12 @@ from .logs import fields
 from .metrics import DELIVERIES
 from .retry import RetryPolicy
 from .store import deliveries, links
-from .store.db import StoreUnavailable, driver_cursor, driver_transaction, transaction
+from .store.transactions import (
+    StoreUnavailable,
+    driver_cursor,
+    driver_transaction,
+    transaction,
+)
 
 log = logging.getLogger(__name__)
 

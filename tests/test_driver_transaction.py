@@ -6,7 +6,12 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import text
 
-from receiver.store.db import StoreUnavailable, driver_transaction, make_engine, transaction
+from receiver.store.db import make_engine
+from receiver.store.transactions import (
+    StoreUnavailable,
+    driver_transaction,
+    transaction,
+)
 
 from .test_liveness import terminate
 

@@ -4,8 +4,9 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import create_engine, text
 
-from receiver.store.db import StoreUnavailable, make_engine, transaction
+from receiver.store.db import make_engine
 from receiver.store.liveness import IDLE_SECONDS
+from receiver.store.transactions import StoreUnavailable, transaction
 
 pytestmark = pytest.mark.postgres
 

@@ -10,9 +10,10 @@ from sqlalchemy import text
 
 from receiver.config import normalize_database_url
 from receiver.store import schema
-from receiver.store.db import make_engine, transaction
+from receiver.store.db import make_engine
 from receiver.store.deliveries import claim
 from receiver.store.tables import metadata
+from receiver.store.transactions import transaction
 
 from .conftest import throwaway_postgres_database
 

@@ -5,9 +5,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import bindparam, insert, literal, select, text
 
 from receiver.store import schema
-from receiver.store.db import driver_cursor, make_engine, transaction
+from receiver.store.db import make_engine
 from receiver.store.prepared import Prepared
 from receiver.store.tables import PENDING, deliveries, events
+from receiver.store.transactions import driver_cursor, transaction
 
 MOMENT = datetime(2026, 11, 21, 23, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
 COLUMNS = ("id", "dedup_key", "kind", "conversation_id", "test", "occurred_at", "received_at",

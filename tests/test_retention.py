@@ -8,7 +8,7 @@ from freezegun import freeze_time
 
 from receiver import cli
 from receiver.store import deliveries
-from receiver.store.db import transaction
+from receiver.store.transactions import transaction
 
 from .conftest import count, delivering_to, drain, payload
 from .crm import Answer

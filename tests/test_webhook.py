@@ -10,7 +10,7 @@ from sqlalchemy import text
 from receiver import intake
 from receiver.store import events as event_store
 from receiver.store import quarantine
-from receiver.store.db import transaction
+from receiver.store.transactions import transaction
 
 from .conftest import count, payload
 

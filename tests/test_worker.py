@@ -13,7 +13,8 @@ from receiver.adapters.log import LogAdapter
 from receiver.claims import MAX_BATCH, Pace
 from receiver.config import EXTENSION as SETTINGS
 from receiver.store import deliveries
-from receiver.store.db import driver_cursor, make_engine, transaction
+from receiver.store.db import make_engine
+from receiver.store.transactions import driver_cursor, transaction
 from receiver.worker import Worker, build_worker
 
 from .conftest import delivering_to, drain, payload, room, rooms

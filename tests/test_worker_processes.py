@@ -9,7 +9,7 @@ import time
 import pytest
 
 from receiver.store import deliveries
-from receiver.store.db import transaction
+from receiver.store.transactions import transaction
 
 from .conftest import delivering_to, payload, room, rooms
 from .crm import Answer

@@ -7,7 +7,7 @@ import pytest
 from receiver import cli
 from receiver.jsontext import dump_json
 from receiver.store import links
-from receiver.store.db import driver_cursor, transaction
+from receiver.store.transactions import driver_cursor, transaction
 from receiver.writeback import REFERENCES_LIMIT_BYTES, fitting
 
 from .conftest import count, drain, payload

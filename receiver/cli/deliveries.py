@@ -7,8 +7,9 @@ from ..adapters import registry
 from ..config import get_settings
 from ..health import check_adapters
 from ..store import deliveries
-from ..store.db import get_engine, transaction
+from ..store.db import get_engine
 from ..store.tables import DELIVERY_STATES
+from ..store.transactions import transaction
 from .common import now, when
 
 

@@ -9,9 +9,9 @@ from .. import intake
 from ..config import get_settings
 from ..store import events as event_store
 from ..store import quarantine
-from ..store.db import get_engine, transaction
+from ..store.db import get_engine
+from ..store.transactions import transaction
 from .common import now, when
-
 
 # --- events -----------------------------------------------------------------------------
 

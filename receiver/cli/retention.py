@@ -7,7 +7,8 @@ import click
 from flask.cli import with_appcontext
 
 from ..store import links, retention
-from ..store.db import get_engine, transaction
+from ..store.db import get_engine
+from ..store.transactions import transaction
 from .common import now
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
