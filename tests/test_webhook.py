@@ -1,18 +1,16 @@
 """Each row of the status policy, and what each leaves in the store."""
 
 import json
-import threading
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import text
 
 from receiver import intake
 from receiver.store import events as event_store
 from receiver.store import quarantine
 from receiver.store.transactions import transaction
 
-from .conftest import count, payload
+from .conftest import StoreLock, count, payload
 
 
 def stored_event(engine, event_id):
@@ -182,28 +180,10 @@ def test_send_test_sample_is_200_and_marked_test(post, engine):
     assert stored_event(engine, response.get_json()["id"]).test is True
 
 
-def hold_write_lock(engine, locked: threading.Event, release: threading.Event):
-    """Keep the events table locked from another connection until told to let go."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.begin()
-            conn.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
-        else:
-            conn.begin()  # BEGIN IMMEDIATE: the database's write lock
-        locked.set()
-        release.wait(30)
-        conn.rollback()
-
-
 @pytest.fixture
 def locked_store(engine):
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(engine, locked, release))
-    holder.start()
-    assert locked.wait(10)
-    yield
-    release.set()
-    holder.join()
+    with StoreLock(engine):
+        yield
 
 
 @pytest.fixture
@@ -221,13 +201,8 @@ def test_store_that_cannot_commit_in_time_is_503_with_retry_after(
 
 
 def test_after_the_lock_is_gone_the_retry_is_stored(short_store_timeout, post, engine):
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(engine, locked, release))
-    holder.start()
-    locked.wait(10)
-    assert post(payload("e-message-visitor")).status_code == 503
-    release.set()
-    holder.join()
+    with StoreLock(engine):
+        assert post(payload("e-message-visitor")).status_code == 503
     assert post(payload("e-message-visitor")).status_code == 200
     assert count(engine, "events") == 1
 

@@ -17,7 +17,7 @@ from receiver.store.db import make_engine
 from receiver.store.transactions import driver_cursor, transaction
 from receiver.worker import Worker, build_worker
 
-from .conftest import delivering_to, drain, payload, room, rooms
+from .conftest import StoreLock, delivering_to, drain, payload, room, rooms
 from .crm import Answer
 
 T0 = "2025-03-04T12:00:00Z"
@@ -143,6 +143,65 @@ def test_a_dead_letter_unblocks_its_conversation(post, worker, crm, engine):
     with transaction(engine) as conn:
         states = {row.event_id: row.state for row in deliveries.list_deliveries(conn)}
     assert states == {first: "dead", second: "delivered"}
+
+
+@pytest.fixture
+def locked_after_delivery(environment, monkeypatch):
+    """Once the CRM has the first event, the deliveries table is locked until released."""
+    environment["RECEIVER_STORE_TIMEOUT_SECONDS"] = "0.3"
+    held = {}
+
+    def lock_after(deliver):
+        def delivering(event):
+            outcome = deliver(event)
+            if "lock" not in held:
+                held["lock"] = StoreLock(held["engine"], "deliveries").hold()
+            return outcome
+        return delivering
+
+    def start(worker, engine):
+        held["engine"] = engine
+        adapter = worker.adapters["http"]
+        monkeypatch.setattr(adapter, "deliver", lock_after(adapter.deliver))
+        return held
+
+    return start
+
+
+def test_an_outcome_the_store_refused_is_recorded_on_a_later_try(
+        locked_after_delivery, post, worker, crm, engine, monkeypatch):
+    held = locked_after_delivery(worker, engine)
+    waits = []
+
+    def wait_then_release(seconds):  # the pause between tries, without the real sleep
+        waits.append(seconds)
+        held["lock"].release()
+
+    monkeypatch.setattr("receiver.worker.time.sleep", wait_then_release)
+    post(payload("e-message-visitor"))
+    assert drain(worker) == 1
+    assert len(waits) == 1  # the first try met the lock, the second recorded the outcome
+    row = only_delivery(engine)
+    assert (row.state, row.attempts, row.lease_owner) == ("delivered", 1, None)
+    assert len(crm.delivered_ids()) == 1
+
+
+def test_an_outcome_the_store_never_took_leaves_the_delivery_to_its_lease(
+        locked_after_delivery, post, worker, crm, engine, monkeypatch):
+    held = locked_after_delivery(worker, engine)
+    monkeypatch.setattr("receiver.worker.time.sleep", lambda seconds: None)
+    with freeze_time(T0) as clock:
+        post(payload("e-message-visitor"))
+        assert worker.step()  # every try met the lock: the outcome is given up
+        held["lock"].release()
+        row = only_delivery(engine)
+        assert (row.state, row.lease_owner) == ("pending", worker.name)
+        assert drain(worker) == 0  # still leased: nobody delivers it again yet
+        clock.tick(6)
+        assert drain(worker) == 1
+    assert only_delivery(engine).state == "delivered"
+    # Delivered twice with one id, so the CRM can tell the second is a repeat.
+    assert crm.delivered_ids() == [crm.delivered_ids()[0]] * 2
 
 
 def test_an_expired_lease_is_taken_over_and_the_old_claim_cannot_finish(
