@@ -65,8 +65,11 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, env: dict, workers: int):
-    """Gunicorn serving `app` with the settings both benchmarked apps share; yields (url, pid)."""
+def gunicorn(app: str, env: dict, workers: int, root: Path = ROOT):
+    """Gunicorn serving `app` from `root` with the settings all benchmarked apps share.
+
+    Yields (url, pid). `python -m` from `root` imports that tree's code, not the installed one.
+    """
     port = free_port()
     # Logs go to a file, as a platform's collector takes them, not through a terminal
     # that would slow every line down and flood the report.
@@ -74,7 +77,7 @@ def gunicorn(app: str, env: dict, workers: int):
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", app, "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "256"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=logs,
+        cwd=root, env={**os.environ, **env}, stdout=logs,
     )
     try:
         wait_for_port(port)
@@ -119,6 +122,22 @@ def database_backends(url: str) -> list[int]:
 
 
 WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def measured_run(target: str, master: int, url: str, script: str, seconds: int,
+                 connections: int) -> dict:
+    """A warm-up, then a wrk run against gunicorn's `master`, with the CPU each request cost.
+
+    `web_us` is the app's processes' CPU per request, `db_us` that of the PostgreSQL
+    backends serving them (SQLite works inside the app).
+    """
+    run_wrk(target, script, 2, connections)
+    web, backends = children(master), database_backends(url)
+    web_before, db_before = cpu_seconds(web), cpu_seconds(backends)
+    run = run_wrk(target, script, seconds, connections)
+    run["web_us"] = (cpu_seconds(web) - web_before) / run["requests"] * 1e6
+    run["db_us"] = (cpu_seconds(backends) - db_before) / run["requests"] * 1e6
+    return run
 
 
 def run_wrk(url: str, script: str, seconds: int, connections: int, threads: int = 2) -> dict:

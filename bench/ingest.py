@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    ROOT, TOKEN, children, cpu_seconds, database, database_backends, gunicorn, peak_rss_mb, run_wrk,
+    ROOT, TOKEN, children, database, gunicorn, measured_run, peak_rss_mb,
 )
 from receiver.config import normalize_database_url  # noqa: E402
 
@@ -79,16 +79,10 @@ def measure(kind: str, args, script: str) -> dict:
         for _ in range(args.rounds):
             for name, app in apps.items():
                 with gunicorn(app, env, args.workers) as (target, master):
-                    run_wrk(target, script, 2, args.connections)  # warm up
-                    # Where the CPU goes per request: in the app's processes, and in the
-                    # PostgreSQL backends serving them (SQLite works inside the app).
-                    web, backends = children(master), database_backends(url)
-                    web_before, db_before = cpu_seconds(web), cpu_seconds(backends)
-                    run = run_wrk(target, script, args.seconds, args.connections)
-                    run["web_us"] = (cpu_seconds(web) - web_before) / run["requests"] * 1e6
-                    run["db_us"] = (cpu_seconds(backends) - db_before) / run["requests"] * 1e6
-                    results[name].append(run)
-                    memory[name] = max([memory[name]] + [peak_rss_mb(p) for p in web])
+                    results[name].append(measured_run(target, master, url, script,
+                                                      args.seconds, args.connections))
+                    memory[name] = max([memory[name]] +
+                                       [peak_rss_mb(p) for p in children(master)])
     summary = {}
     for name, runs in results.items():
         summary[name] = {key: statistics.median(run[key] for run in runs)
