@@ -184,7 +184,7 @@ def _finish(cursor, dialect, claim: Claim, worker: str, **values) -> bool:
     return statement.run(cursor, parameters).rowcount == 1
 
 
-# Each runs on a DBAPI cursor (see `db.driver_transaction`) of a `dialect` database.
+# Each runs on a DBAPI cursor (see `transactions.driver_transaction`) of a `dialect` database.
 # `attempted_at`, when the adapter was called (in a batch, a little after the claim),
 # becomes `last_attempt_at`.
 def mark_delivered(cursor, dialect, claim: Claim, worker: str, now: datetime, *,

@@ -102,7 +102,7 @@ class NewEvent:
 def insert_event(cursor, dialect, new: NewEvent, adapters: tuple[str, ...]) -> bool:
     """Store the event and one pending delivery per adapter; False if its key was already taken.
 
-    Runs on a DBAPI `cursor` (see `db.driver_transaction`) of a `dialect` database.
+    Runs on a DBAPI `cursor` (see `transactions.driver_transaction`) of a `dialect` database.
     """
     row = {f"e_{name}": getattr(new, name) for name in EVENT_COLUMNS}
     targets = adapters if new.kind != "unknown" else ()
