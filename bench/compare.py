@@ -10,7 +10,6 @@ database schema, which the new tree's migrations create.
 """
 
 import argparse
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, TOKEN, database, gunicorn, measured_run  # noqa: E402
-from bench.ingest import wrk_script  # noqa: E402
+from bench.ingest import ratio_text, wrk_script  # noqa: E402
 
 
 def compare(kind: str, trees: dict[str, Path], args, script: str) -> dict[str, list[dict]]:
@@ -42,9 +41,7 @@ def compare(kind: str, trees: dict[str, Path], args, script: str) -> dict[str, l
 
 def median_ratio(runs: dict[str, list[dict]], key: str) -> str:
     ratios = [new[key] / old[key] for old, new in zip(runs["old"], runs["new"]) if old[key]]
-    if not ratios:
-        return "-"
-    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f})"
+    return ratio_text(ratios) if ratios else "-"
 
 
 def main():

@@ -14,12 +14,7 @@ from .logs import fields
 from .metrics import DELIVERIES
 from .retry import RetryPolicy
 from .store import deliveries, links
-from .store.transactions import (
-    StoreUnavailable,
-    driver_cursor,
-    driver_transaction,
-    transaction,
-)
+from .store.transactions import StoreUnavailable, driver_cursor, driver_transaction, transaction
 
 log = logging.getLogger(__name__)
 

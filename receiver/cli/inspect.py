@@ -13,6 +13,7 @@ from ..store.db import get_engine
 from ..store.transactions import transaction
 from .common import now, when
 
+
 # --- events -----------------------------------------------------------------------------
 
 @click.group(cls=AppGroup)

@@ -27,8 +27,7 @@ def transaction(engine: Engine, *, one_statement: bool = False):
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 yield conn
         else:
-            lock = write_lock(engine)
-            with lock.held() if lock else nullcontext(), engine.begin() as conn:
+            with _queued_writer(engine), engine.begin() as conn:
                 yield conn
 
 
@@ -43,8 +42,7 @@ def driver_transaction(engine: Engine, *, one_statement: bool = False):
     """
     dialect = engine.dialect
     autocommit = one_statement and dialect.name == "postgresql"
-    lock = write_lock(engine)
-    with _unavailable_on_failure(engine), lock.held() if lock else nullcontext():
+    with _unavailable_on_failure(engine), _queued_writer(engine):
         connection = engine.raw_connection()
         driver = connection.driver_connection
         try:
@@ -82,6 +80,12 @@ def driver_cursor(conn):
         yield cursor
     finally:
         cursor.close()  # SQLite commits only once no statement of it is still open
+
+
+def _queued_writer(engine: Engine):
+    """On an SQLite file, the wait for its WriteLock; elsewhere, nothing to wait for."""
+    lock = write_lock(engine)
+    return lock.held() if lock else nullcontext()
 
 
 @contextmanager
