@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from receiver import create_app
 from receiver.config import normalize_database_url
-from receiver.store import schema
+from receiver.store import deliveries, schema
 from receiver.store.db import EXTENSION
 
 from .crm import SECRET, FakeCrm
@@ -190,6 +190,13 @@ def drain(worker) -> int:
 def count(engine, table: str) -> int:
     with engine.connect() as conn:
         return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def delivery_states(engine) -> dict:
+    """Each delivery's state, by its event's id."""
+    with engine.connect() as conn:
+        return {row.event_id: row.state
+                for row in deliveries.list_deliveries(conn, limit=10_000)}
 
 
 class StoreLock:

@@ -48,6 +48,35 @@ def gunicorn(environment: dict, workers: int = 3):
         process.wait(30)
 
 
+def start_worker(environment: dict) -> subprocess.Popen:
+    """`receiver worker` as the Procfile runs it."""
+    return subprocess.Popen([sys.executable, "-m", "receiver", "worker"], cwd=ROOT,
+                            env={**os.environ, **environment})
+
+
+@contextlib.contextmanager
+def workers(environment: dict, count: int):
+    """`count` worker processes for the block, stopped as SIGTERM stops them, then waited for."""
+    processes = [start_worker(environment) for _ in range(count)]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(20)
+
+
+def wait_for(condition, timeout: float = 30) -> bool:
+    """Poll `condition` until it holds; False if it still does not after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def post(url: str, body: bytes, token: str, timeout: float = 10):
     """POST like Rocket.Chat; returns (status, body bytes)."""
     request = urllib.request.Request(url, data=body, method="POST", headers={

@@ -7,10 +7,8 @@ import pytest
 from freezegun import freeze_time
 
 from receiver import cli
-from receiver.store import deliveries
-from receiver.store.transactions import transaction
 
-from .conftest import count, delivering_to, drain, payload
+from .conftest import count, delivering_to, delivery_states, drain, payload
 from .crm import Answer
 
 
@@ -23,11 +21,6 @@ def message(n: int) -> dict:
     body = payload("e-message-visitor")
     body["messages"][0]["_id"] = f"retention{n}"
     return body
-
-
-def states(engine) -> dict:
-    with transaction(engine) as conn:
-        return {row.event_id: row.state for row in deliveries.list_deliveries(conn, limit=10_000)}
 
 
 def test_prune_removes_finished_events_and_keeps_the_rest(post, runner, engine, worker, crm):
@@ -43,13 +36,13 @@ def test_prune_removes_finished_events_and_keeps_the_rest(post, runner, engine, 
         held = post({"type": "Message", "_id": "r"}).get_json()["quarantine_id"]
         discarded = post({"type": "Message", "_id": "s"}).get_json()["quarantine_id"]
         runner.invoke(cli.main, ["quarantine", "discard", str(discarded)])
-    assert states(engine) == {delivered: "delivered", dead: "dead", pending: "pending"}
+    assert delivery_states(engine) == {delivered: "delivered", dead: "dead", pending: "pending"}
 
     with freeze_time("2025-02-15T00:00:00Z"):
         result = runner.invoke(cli.main, ["prune", "--older-than", "30d", "--quarantine"])
         assert result.exit_code == 0, result.output
         assert "pruned 2 event(s)" in result.output  # the delivered one and the unknown one
-        assert states(engine) == {dead: "dead", pending: "pending"}
+        assert delivery_states(engine) == {dead: "dead", pending: "pending"}
         shown = runner.invoke(cli.main, ["events", "show", unknown])
         assert "no event" in shown.output
         listed = runner.invoke(cli.main, ["quarantine", "list", "--state", "all"]).output
@@ -57,7 +50,7 @@ def test_prune_removes_finished_events_and_keeps_the_rest(post, runner, engine, 
 
         result = runner.invoke(cli.main, ["prune", "--older-than", "30d", "--include-dead"])
         assert "pruned 1 event(s)" in result.output
-        assert states(engine) == {pending: "pending"}
+        assert delivery_states(engine) == {pending: "pending"}
 
 
 def test_recent_events_are_not_pruned(post, runner, engine, worker, crm):
@@ -113,6 +106,6 @@ def test_prune_under_concurrent_inserts_loses_nothing_undelivered(app, engine, w
         assert runner.invoke(cli.main, ["prune", "--older-than", "0s"]).exit_code == 0
     poster.join()
     runner.invoke(cli.main, ["prune", "--older-than", "0s"])
-    remaining = states(engine)
+    remaining = delivery_states(engine)
     assert set(posted) <= set(remaining)  # every undelivered event is still there
     assert set(remaining.values()) == {"pending"}

@@ -1,9 +1,6 @@
 """Real `receiver worker` processes: polite stops, kills, and several at once."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -11,9 +8,9 @@ import pytest
 from receiver.store import deliveries
 from receiver.store.transactions import transaction
 
-from .conftest import delivering_to, payload, room, rooms
+from .conftest import delivering_to, delivery_states, payload, room, rooms
 from .crm import Answer
-from .servers import ROOT
+from .servers import start_worker, wait_for, workers
 
 pytestmark = pytest.mark.slow
 
@@ -21,25 +18,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def environment(environment, crm):
     return delivering_to(environment, crm, timeout="3", lease="4")
-
-
-def start_worker(environment):
-    return subprocess.Popen([sys.executable, "-m", "receiver", "worker"], cwd=ROOT,
-                            env={**os.environ, **environment})
-
-
-def states(engine) -> dict:
-    with transaction(engine) as conn:
-        return {row.event_id: row.state for row in deliveries.list_deliveries(conn, limit=1000)}
-
-
-def wait_for(condition, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_sigterm_finishes_the_delivery_in_hand(environment, post, crm, engine):
@@ -51,18 +29,14 @@ def test_sigterm_finishes_the_delivery_in_hand(environment, post, crm, engine):
     process.send_signal(signal.SIGTERM)
     assert process.wait(20) == 0
     assert time.monotonic() - stopping < 10  # well within Heroku's 30 s
-    assert states(engine) == {event_id: "delivered"}
+    assert delivery_states(engine) == {event_id: "delivered"}
     assert crm.delivered_ids() == [event_id]
 
 
 def another_worker_delivers_everything(environment, engine) -> bool:
     """Start a fresh worker and wait until every delivery is delivered; False on timeout."""
-    worker = start_worker(environment)
-    try:
-        return wait_for(lambda: set(states(engine).values()) == {"delivered"})
-    finally:
-        worker.terminate()
-        worker.wait(20)
+    with workers(environment, 1):
+        return wait_for(lambda: set(delivery_states(engine).values()) == {"delivered"})
 
 
 def test_a_killed_worker_loses_nothing(environment, post, crm, engine):
@@ -109,16 +83,10 @@ def test_several_worker_processes_deliver_each_event_once_in_order(environment, 
         body["messages"][0]["_id"] = f"m{n}"
         expected.setdefault(body["_id"], []).append(post(body).get_json()["id"])
     crm.answer(*[Answer(503)] * 6)
-    workers = [start_worker(environment) for _ in range(3)]
-    try:
+    with workers(environment, 3):
         assert wait_for(lambda: len(crm.delivered_ids()) >= 60, timeout=60)
-    finally:
-        for process in workers:
-            process.terminate()
-        for process in workers:
-            process.wait(20)
     delivered = crm.delivered_ids()
     assert len(delivered) == len(set(delivered)) == 60
     for ids in expected.values():
         assert [i for i in delivered if i in ids] == ids
-    assert set(states(engine).values()) == {"delivered"}
+    assert set(delivery_states(engine).values()) == {"delivered"}
