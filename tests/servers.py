@@ -2,12 +2,14 @@
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,22 +32,36 @@ def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 
     raise TimeoutError(f"nothing listening on {port} after {timeout} s")
 
 
+@dataclass
+class Web:
+    """A running gunicorn: its webhook URL, and a way to make it crash."""
+
+    url: str
+    process: subprocess.Popen
+
+    def crash(self) -> None:
+        """SIGKILL the arbiter and every web worker at once, as a machine losing them would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(30)
+
+
 @contextlib.contextmanager
 def gunicorn(environment: dict, workers: int = 3):
-    """`gunicorn wsgi:app` as the Procfile runs it; yields the webhook URL."""
+    """`gunicorn wsgi:app` as the Procfile runs it, in a process group of its own."""
     port = free_port()
     env = {**os.environ, **environment}
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        cwd=ROOT, env=env, start_new_session=True,
     )
     try:
         wait_until_listening(port, process)
-        yield f"http://127.0.0.1:{port}/webhooks/rocketchat"
+        yield Web(f"http://127.0.0.1:{port}/webhooks/rocketchat", process)
     finally:
-        process.terminate()
-        process.wait(30)
+        if process.poll() is None:
+            process.terminate()
+            process.wait(30)
 
 
 def start_worker(environment: dict) -> subprocess.Popen:

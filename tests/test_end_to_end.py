@@ -1,7 +1,9 @@
 """The whole promise with real processes: every event reaches the CRM once, in its order,
-through a CRM that refuses now and then and a database that drops every connection.
+through a CRM that refuses now and then, a database that drops every connection, and web
+processes killed mid-request.
 """
 
+import http.client
 import json
 import threading
 import time
@@ -58,10 +60,10 @@ def test_concurrent_conversations_reach_a_flaky_crm_once_each_in_order(environme
                Answer(429, headers={"Retry-After": "1"}), Answer(500))
     total = CONVERSATIONS * MESSAGES
     with servers.workers(environment, 2):
-        with servers.gunicorn(environment, workers=3) as url, \
+        with servers.gunicorn(environment, workers=3) as web, \
                 ThreadPoolExecutor(CONVERSATIONS) as pool:
             names = [f"room-{n}" for n in range(CONVERSATIONS)]
-            accepted = dict(zip(names, pool.map(lambda name: converse(url, name), names)))
+            accepted = dict(zip(names, pool.map(lambda name: converse(web.url, name), names)))
         started = time.monotonic()
         assert servers.wait_for(lambda: len(crm.delivered_ids()) >= total, timeout=90), (
             f"{len(crm.delivered_ids())} of {total} delivered in {time.monotonic() - started:.0f} s")
@@ -119,11 +121,11 @@ def test_connections_lost_mid_stream_lose_and_repeat_nothing(environment, crm, e
             time.sleep(0.3)
 
     with servers.workers(environment, 2), ThreadPoolExecutor(CONVERSATIONS + 1) as pool:
-        with servers.gunicorn(environment, workers=3) as url:
+        with servers.gunicorn(environment, workers=3) as web:
             failover = pool.submit(fail_over)
             names = [f"room-{n}" for n in range(CONVERSATIONS)]
             accepted = dict(zip(names, pool.map(
-                lambda name: converse_through_failover(url, name), names)))
+                lambda name: converse_through_failover(web.url, name), names)))
             failover.result()
         assert servers.wait_for(lambda: len(set(crm.delivered_ids())) >= total, timeout=90)
     assert killed[0] > 0
@@ -138,3 +140,37 @@ def test_connections_lost_mid_stream_lose_and_repeat_nothing(environment, crm, e
     engine.dispose()  # its pooled connections were closed too
     assert count(engine, "events") == total
     assert set(delivery_states(engine).values()) == {"delivered"}
+
+
+def test_every_acknowledged_event_outlives_the_web_processes_being_killed(environment, engine):
+    acknowledged, sent, enough = {}, {}, threading.Event()
+
+    def post_until_the_crash(web, conversation: str) -> None:
+        for n in range(1000):
+            raw = message(conversation, n)
+            sent[(conversation, n)] = raw
+            try:
+                status, answer = servers.post(web.url, raw, TOKEN)
+            except (OSError, http.client.HTTPException):
+                return  # the server is gone; this body has no answer
+            assert status == 200, answer
+            acknowledged[(conversation, n)] = json.loads(answer)["id"]
+            if len(acknowledged) >= 80:
+                enough.set()
+
+    with servers.gunicorn(environment, workers=3) as web, \
+            ThreadPoolExecutor(CONVERSATIONS) as pool:
+        posting = [pool.submit(post_until_the_crash, web, f"room-{n}")
+                   for n in range(CONVERSATIONS)]
+        assert enough.wait(60)
+        web.crash()
+        for future in posting:
+            future.result()
+    assert len(sent) > len(acknowledged)  # some posts were cut off mid-request
+    with servers.gunicorn(environment, workers=3) as web:
+        # Rocket.Chat sends again what got no answer, and perhaps what did.
+        resent = {key: servers.post(web.url, raw, TOKEN) for key, raw in sent.items()}
+    assert all(status == 200 for status, _ in resent.values())
+    for key, event_id in acknowledged.items():
+        assert json.loads(resent[key][1]) == {"success": True, "id": event_id, "duplicate": True}
+    assert count(engine, "events") == count(engine, "deliveries") == len(sent)

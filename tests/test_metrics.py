@@ -97,10 +97,10 @@ def test_counters_add_up_across_gunicorn_workers(app, environment, tmp_path):
         body = payload("e-message-visitor")
         body["messages"][0]["_id"] = f"metrics{n}"
         bodies.append(json.dumps(body).encode())
-    with servers.gunicorn(environment, workers=3) as url:
+    with servers.gunicorn(environment, workers=3) as web:
         for body in bodies:
-            assert servers.post(url, body, TOKEN)[0] == 200
-        metrics_url = url.replace("/webhooks/rocketchat", "/metrics")
+            assert servers.post(web.url, body, TOKEN)[0] == 200
+        metrics_url = web.url.replace("/webhooks/rocketchat", "/metrics")
         scrapes = [urllib.request.urlopen(metrics_url).read().decode() for _ in range(6)]
     for text in scrapes:  # whichever worker answers, it reports all of them
         assert value(text, "receiver_events_received_total", type="Message", outcome="accepted") == 30
