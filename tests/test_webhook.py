@@ -4,6 +4,7 @@ import json
 
 import pytest
 from freezegun import freeze_time
+from sqlalchemy import event
 
 from receiver import intake
 from receiver.store import events as event_store
@@ -254,3 +255,27 @@ def test_lone_surrogates_and_nul_characters_are_kept(post, engine):
     event = stored_event(engine, response.get_json()["id"])
     assert event.payload["messages"][0]["text"] == "half an emoji \ud83d and a nul \x00"
     assert event.raw == raw.encode()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_full_disk_is_503_and_the_retry_once_there_is_room_is_stored(post, engine, caplog):
+    # SQLite's own page limit fails a write exactly as a full disk does (SQLITE_FULL).
+    def no_room_to_grow(connection, record):
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    body = payload("e-message-visitor")
+    body["messages"][0]["msg"] = "x" * 100_000  # needs pages the file does not have
+    event.listen(engine, "connect", no_room_to_grow)
+    engine.dispose()
+    try:
+        response = post(body)
+        assert response.status_code == 503, response.get_json()
+        assert "Retry-After" in response.headers
+        assert "database or disk is full" in caplog.text  # the operator's log says why
+    finally:
+        event.remove(engine, "connect", no_room_to_grow)
+        engine.dispose()
+    assert count(engine, "events") == 0
+    assert post(body).status_code == 200
+    assert count(engine, "events") == 1
