@@ -36,6 +36,19 @@ def room(body: dict, room_id: str) -> dict:
     return body
 
 
+def visitor_message(room_id: str, message_id: str) -> dict:
+    """The sample visitor Message, as message `message_id` of room `room_id`."""
+    body = room(payload("e-message-visitor"), room_id)
+    body["messages"][0]["_id"] = message_id
+    return body
+
+
+def in_arrival_order(delivered: list[str], ids: list[str]) -> list[str]:
+    """Those of `ids` found in `delivered`, in the order they were delivered."""
+    wanted = set(ids)
+    return [i for i in delivered if i in wanted]
+
+
 def rooms(post, count: int) -> list[str]:
     """One Message in each of `count` rooms; their event ids, in arrival order."""
     return [post(room(payload("e-message-visitor"), f"room{n}")).get_json()["id"]
@@ -197,6 +210,12 @@ def delivery_states(engine) -> dict:
     with engine.connect() as conn:
         return {row.event_id: row.state
                 for row in deliveries.list_deliveries(conn, limit=10_000)}
+
+
+def leased_deliveries(engine) -> list:
+    """The deliveries some worker holds a claim on."""
+    with engine.connect() as conn:
+        return [row for row in deliveries.list_deliveries(conn, limit=10_000) if row.lease_owner]
 
 
 class StoreLock:

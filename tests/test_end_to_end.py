@@ -13,13 +13,16 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from . import servers
-from .conftest import TOKEN, count, delivering_to, delivery_states, payload, room
+from .conftest import (
+    TOKEN, count, delivering_to, delivery_states, in_arrival_order, visitor_message,
+)
 from .crm import Answer
 
 pytestmark = pytest.mark.slow
 
 CONVERSATIONS = 8
 MESSAGES = 15
+ROOMS = [f"room-{n}" for n in range(CONVERSATIONS)]
 
 
 @pytest.fixture
@@ -29,9 +32,7 @@ def environment(environment, crm):
 
 def message(conversation: str, n: int) -> bytes:
     """The `n`th visitor message of `conversation`, as Rocket.Chat posts it."""
-    body = room(payload("e-message-visitor"), conversation)
-    body["messages"][0]["_id"] = f"{conversation}-m{n}"
-    return json.dumps(body).encode()
+    return json.dumps(visitor_message(conversation, f"{conversation}-m{n}")).encode()
 
 
 def converse(url: str, conversation: str) -> list[str]:
@@ -62,15 +63,14 @@ def test_concurrent_conversations_reach_a_flaky_crm_once_each_in_order(environme
     with servers.workers(environment, 2):
         with servers.gunicorn(environment, workers=3) as web, \
                 ThreadPoolExecutor(CONVERSATIONS) as pool:
-            names = [f"room-{n}" for n in range(CONVERSATIONS)]
-            accepted = dict(zip(names, pool.map(lambda name: converse(web.url, name), names)))
+            accepted = dict(zip(ROOMS, pool.map(lambda name: converse(web.url, name), ROOMS)))
         started = time.monotonic()
         assert servers.wait_for(lambda: len(crm.delivered_ids()) >= total, timeout=90), (
             f"{len(crm.delivered_ids())} of {total} delivered in {time.monotonic() - started:.0f} s")
     delivered = crm.delivered_ids()
     assert len(delivered) == len(set(delivered)) == total
     for conversation, ids in accepted.items():
-        assert [i for i in delivered if i in set(ids)] == ids, conversation
+        assert in_arrival_order(delivered, ids) == ids, conversation
     refused = [r for r in crm.received if r["status"] >= 300]
     assert len(refused) >= 5  # the failures really happened, and were retried past
     assert count(engine, "events") == total
@@ -123,9 +123,8 @@ def test_connections_lost_mid_stream_lose_and_repeat_nothing(environment, crm, e
     with servers.workers(environment, 2), ThreadPoolExecutor(CONVERSATIONS + 1) as pool:
         with servers.gunicorn(environment, workers=3) as web:
             failover = pool.submit(fail_over)
-            names = [f"room-{n}" for n in range(CONVERSATIONS)]
-            accepted = dict(zip(names, pool.map(
-                lambda name: converse_through_failover(web.url, name), names)))
+            accepted = dict(zip(ROOMS, pool.map(
+                lambda name: converse_through_failover(web.url, name), ROOMS)))
             failover.result()
         assert servers.wait_for(lambda: len(set(crm.delivered_ids())) >= total, timeout=90)
     assert killed[0] > 0
@@ -136,7 +135,7 @@ def test_connections_lost_mid_stream_lose_and_repeat_nothing(environment, crm, e
     assert set(delivered) == {i for ids in accepted.values() for i in ids}
     first_seen = list(dict.fromkeys(delivered))
     for conversation, ids in accepted.items():
-        assert [i for i in first_seen if i in set(ids)] == ids, conversation
+        assert in_arrival_order(first_seen, ids) == ids, conversation
     engine.dispose()  # its pooled connections were closed too
     assert count(engine, "events") == total
     assert set(delivery_states(engine).values()) == {"delivered"}
@@ -160,8 +159,7 @@ def test_every_acknowledged_event_outlives_the_web_processes_being_killed(enviro
 
     with servers.gunicorn(environment, workers=3) as web, \
             ThreadPoolExecutor(CONVERSATIONS) as pool:
-        posting = [pool.submit(post_until_the_crash, web, f"room-{n}")
-                   for n in range(CONVERSATIONS)]
+        posting = [pool.submit(post_until_the_crash, web, name) for name in ROOMS]
         assert enough.wait(60)
         web.crash()
         for future in posting:

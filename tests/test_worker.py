@@ -17,7 +17,10 @@ from receiver.store.db import make_engine
 from receiver.store.transactions import driver_cursor, transaction
 from receiver.worker import Worker, build_worker
 
-from .conftest import StoreLock, delivering_to, drain, payload, room, rooms
+from .conftest import (
+    StoreLock, delivering_to, drain, in_arrival_order, leased_deliveries, payload, room, rooms,
+    visitor_message,
+)
 from .crm import Answer
 
 T0 = "2025-03-04T12:00:00Z"
@@ -256,8 +259,7 @@ def test_database_errors_are_logged_and_the_worker_keeps_going(caplog):
 def test_workers_in_parallel_never_deliver_a_row_twice_and_keep_order(app, post, crm, engine):
     expected = {}
     for n in range(40):
-        body = room(payload("e-message-visitor"), f"room{n % 5}")
-        body["messages"][0]["_id"] = f"m{n}"
+        body = visitor_message(f"room{n % 5}", f"m{n}")
         expected.setdefault(f"room{n % 5}", []).append(post(body).get_json()["id"])
     crm.answer(*[Answer(500)] * 5 + [Answer(200, delay=0.01)] * 10)
     settings = app.extensions[SETTINGS]
@@ -275,7 +277,7 @@ def test_workers_in_parallel_never_deliver_a_row_twice_and_keep_order(app, post,
     delivered = crm.delivered_ids()
     assert sorted(delivered) == sorted(i for ids in expected.values() for i in ids)
     for ids in expected.values():
-        assert [i for i in delivered if i in ids] == ids
+        assert in_arrival_order(delivered, ids) == ids
 
 
 def test_only_the_worker_engine_commits_without_waiting_for_the_disk(database_url):
@@ -308,8 +310,7 @@ def test_a_worker_at_a_fast_pace_claims_in_batches_and_gives_back_the_rest_on_st
     ids = rooms(post, 5)
     worker.claims.pace.add(0.001)  # a CRM answering in a millisecond: claim many at once
     assert worker.step()
-    with transaction(engine) as conn:
-        leased = [row for row in deliveries.list_deliveries(conn) if row.lease_owner]
+    leased = leased_deliveries(engine)
     assert len(leased) == 4 and {row.lease_owner for row in leased} == {worker.name}
 
     stop = threading.Event()
@@ -326,8 +327,7 @@ def test_a_slow_pace_claims_one_delivery_at_a_time(post, worker, engine):
     rooms(post, 3)
     worker.claims.pace.add(1.0)  # a CRM taking a second: leave the other rooms to other workers
     assert worker.step()
-    with transaction(engine) as conn:
-        assert not any(row.lease_owner for row in deliveries.list_deliveries(conn))
+    assert leased_deliveries(engine) == []
 
 
 def test_the_batch_follows_the_recent_pace():

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from receiver.store import deliveries
-from receiver.store.transactions import transaction
-
-from .conftest import delivering_to, delivery_states, payload, room, rooms
+from .conftest import (
+    delivering_to, delivery_states, in_arrival_order, leased_deliveries, payload, rooms,
+    visitor_message,
+)
 from .crm import Answer
 from .servers import start_worker, wait_for, workers
 
@@ -54,11 +54,6 @@ def test_a_killed_worker_loses_nothing(environment, post, crm, engine):
     assert list(dict.fromkeys(delivered)) == ids
 
 
-def leased(engine) -> int:
-    with transaction(engine) as conn:
-        return sum(1 for row in deliveries.list_deliveries(conn) if row.lease_owner)
-
-
 def test_a_worker_killed_holding_a_batch_of_claims_loses_none_of_them(
         environment, post, crm, engine):
     ids = rooms(post, 5)
@@ -68,7 +63,7 @@ def test_a_worker_killed_holding_a_batch_of_claims_loses_none_of_them(
     crm.answer(Answer(200), Answer(200, delay=3))
     first = start_worker(environment)
     try:
-        assert wait_for(lambda: leased(engine) >= 2)
+        assert wait_for(lambda: len(leased_deliveries(engine)) >= 2)
     finally:
         first.kill()
         first.wait()
@@ -79,8 +74,7 @@ def test_a_worker_killed_holding_a_batch_of_claims_loses_none_of_them(
 def test_several_worker_processes_deliver_each_event_once_in_order(environment, post, crm, engine):
     expected = {}
     for n in range(60):
-        body = room(payload("e-message-visitor"), f"room{n % 6}")
-        body["messages"][0]["_id"] = f"m{n}"
+        body = visitor_message(f"room{n % 6}", f"m{n}")
         expected.setdefault(body["_id"], []).append(post(body).get_json()["id"])
     crm.answer(*[Answer(503)] * 6)
     with workers(environment, 3):
@@ -88,5 +82,5 @@ def test_several_worker_processes_deliver_each_event_once_in_order(environment, 
     delivered = crm.delivered_ids()
     assert len(delivered) == len(set(delivered)) == 60
     for ids in expected.values():
-        assert [i for i in delivered if i in ids] == ids
+        assert in_arrival_order(delivered, ids) == ids
     assert set(delivery_states(engine).values()) == {"delivered"}
