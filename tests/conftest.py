@@ -94,6 +94,21 @@ def throwaway_postgres_database():
         admin.dispose()
 
 
+def terminate_backends(url: str, pid: int | None = None) -> int:
+    """Close PostgreSQL backend `pid`, or, without one, every other backend of `url`'s database.
+
+    As a server restart or failover closes them; returns how many were closed.
+    """
+    which = "pid = :pid" if pid else "datname = current_database() AND pid <> pg_backend_pid()"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        closed = conn.execute(text(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000))"
+            f" FROM pg_stat_activity WHERE {which}"), {"pid": pid}).scalar_one()
+    admin.dispose()
+    return closed
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """One migrated throwaway database for the whole session, truncated between tests."""

@@ -13,7 +13,7 @@ from receiver.store.transactions import (
     transaction,
 )
 
-from .test_liveness import terminate
+from .conftest import terminate_backends
 
 
 def one_connection_engine(url: str):
@@ -113,7 +113,7 @@ def test_a_connection_the_server_dropped_is_not_handed_out_again(
         with driver_transaction(engine, one_statement=True) as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             (killed,) = cursor.fetchone()
-        terminate(postgres_url, killed)
+        assert terminate_backends(postgres_url, killed) == 1
         with pytest.raises(StoreUnavailable):  # a 503 the sender retries
             with driver_transaction(engine, one_statement=one_statement) as cursor:
                 cursor.execute("SELECT 1")

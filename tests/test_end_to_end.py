@@ -10,11 +10,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from . import servers
 from .conftest import (
-    TOKEN, count, delivering_to, delivery_states, in_arrival_order, visitor_message,
+    TOKEN, count, delivering_to, delivery_states, in_arrival_order, terminate_backends,
+    visitor_message,
 )
 from .crm import Answer
 
@@ -88,17 +88,6 @@ def post_until_stored(url: str, raw: bytes, answers: list) -> str:
     raise AssertionError(f"never stored; answers {answers[-20:]}")
 
 
-def terminate_every_backend(url: str) -> int:
-    """What a failover does to the receiver's connections: every one of them is closed."""
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        killed = conn.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
-    admin.dispose()
-    return killed
-
-
 @pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
                          indirect=True)
 def test_connections_lost_mid_stream_lose_and_repeat_nothing(environment, crm, engine,
@@ -117,7 +106,7 @@ def test_connections_lost_mid_stream_lose_and_repeat_nothing(environment, crm, e
     def fail_over():
         halfway.wait(60)
         for _ in range(2):  # once under load, and again while the pools reconnect
-            killed.append(terminate_every_backend(database_url))
+            killed.append(terminate_backends(database_url))
             time.sleep(0.3)
 
     with servers.workers(environment, 2), ThreadPoolExecutor(CONVERSATIONS + 1) as pool:

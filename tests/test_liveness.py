@@ -2,11 +2,13 @@
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from receiver.store.db import make_engine
 from receiver.store.liveness import IDLE_SECONDS
 from receiver.store.transactions import StoreUnavailable, transaction
+
+from .conftest import terminate_backends
 
 pytestmark = pytest.mark.postgres
 
@@ -14,13 +16,6 @@ pytestmark = pytest.mark.postgres
 def backend_pid(engine) -> int:
     with transaction(engine) as conn:
         return conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-
-
-def terminate(url: str, pid: int) -> None:
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        assert conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar()
-    admin.dispose()
 
 
 @pytest.fixture
@@ -33,7 +28,7 @@ def engine(postgres_url):
 def test_an_idle_connection_killed_by_the_server_is_replaced_before_use(engine, postgres_url):
     with freeze_time("2026-11-21 12:00:00") as clock:
         killed = backend_pid(engine)
-        terminate(postgres_url, killed)
+        assert terminate_backends(postgres_url, killed) == 1
         clock.tick(IDLE_SECONDS + 0.5)
         assert backend_pid(engine) != killed  # no error reached the caller
 
@@ -67,7 +62,7 @@ def test_a_connection_killed_within_the_idle_window_fails_once_then_the_pool_rec
         engine, postgres_url):
     with freeze_time("2026-11-21 12:00:00"):
         killed = backend_pid(engine)
-        terminate(postgres_url, killed)
+        assert terminate_backends(postgres_url, killed) == 1
         with pytest.raises(StoreUnavailable):  # a 503 the sender retries
             backend_pid(engine)
         assert backend_pid(engine) != killed
