@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from receiver import cli
 from receiver.config import normalize_database_url
 from receiver.store import schema
 from receiver.store.db import make_engine
@@ -69,3 +70,12 @@ def test_downgrade_and_upgrade_again(empty_engine):
     assert schema.current_revision(empty_engine) == "0001"
     schema.upgrade(empty_engine)
     assert differences(empty_engine) == []
+
+
+def test_an_installation_without_migration_scripts_says_so(runner, monkeypatch):
+    """Alembic alone would report success and create nothing; every request would then fail."""
+    monkeypatch.setattr(schema, "head_revision", lambda: None)
+    result = runner.invoke(cli.main, ["db", "upgrade"])
+    assert result.exit_code == 1
+    assert "holds no migration scripts" in result.output
+    assert "Traceback" not in result.output

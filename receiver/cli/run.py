@@ -26,7 +26,10 @@ def db():
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision):
     """Create or migrate the tables (the Procfile's release step)."""
-    schema.upgrade(get_engine(), revision)
+    try:
+        schema.upgrade(get_engine(), revision)
+    except schema.MissingMigrations as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"database at revision {schema.current_revision(get_engine())}")
 
 

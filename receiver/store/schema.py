@@ -14,8 +14,17 @@ def alembic_config(conn=None) -> Config:
     return config
 
 
+class MissingMigrations(Exception):
+    """The installed package holds no migration scripts, so no schema can be made."""
+
+
 def upgrade(engine, revision: str = "head") -> None:
     """Bring the schema up to `revision` (the newest by default)."""
+    if head_revision() is None:
+        # Alembic would report success and create nothing: every request would then fail.
+        raise MissingMigrations(
+            "this installation of the receiver holds no migration scripts "
+            "(receiver/migrations/versions); reinstall it from a complete release")
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
 
