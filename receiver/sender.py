@@ -5,6 +5,7 @@ on the sender): which answers count as success, which are retried, how often, ho
 """
 
 import copy
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -46,12 +47,44 @@ POLICIES = {
 
 @dataclass(frozen=True)
 class Attempt:
-    """One request and what came back."""
+    """One request and what came back; without an answer, `body` says why in words."""
 
     number: int
     status: int | None
     body: str
     millis: float
+    unreachable: bool = False  # nothing listens there, or the name does not resolve
+
+
+# Causes that retrying within the next two minutes will not cure.
+UNREACHABLE = {ConnectionRefusedError: "connection refused",
+               socket.gaierror: "the host name does not resolve"}
+
+
+def _causes(error: BaseException):
+    """`error` and everything it wraps (requests wraps urllib3, which wraps the socket's error)."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [getattr(current, "reason", None), current.__cause__, current.__context__]
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+
+
+def why_no_answer(error: requests.RequestException, timeout: float) -> tuple[str, bool]:
+    """Why a request got no answer, in words, and whether the URL is unreachable."""
+    if isinstance(error, requests.Timeout):
+        return f"timed out after {timeout:g} s", False
+    for cause in _causes(error):
+        for kind, words in UNREACHABLE.items():
+            if isinstance(cause, kind):
+                return words, True
+    if isinstance(error, requests.exceptions.SSLError):
+        return "the TLS handshake failed", False
+    return f"{type(error).__name__}: {error}", False
 
 
 def post_once(session, url: str, token: str, body: dict, timeout: float) -> Attempt:
@@ -59,22 +92,28 @@ def post_once(session, url: str, token: str, body: dict, timeout: float) -> Atte
     try:
         response = session.post(url, json=body, timeout=timeout,
                                 headers={"X-RocketChat-Livechat-Token": token})
-        status, text = response.status_code, response.text.strip()
     except requests.RequestException as error:
-        status, text = None, f"{type(error).__name__}"
-    return Attempt(0, status, text[:300], (time.monotonic() - started) * 1000)
+        reason, unreachable = why_no_answer(error, timeout)
+        return Attempt(0, None, reason[:300], (time.monotonic() - started) * 1000, unreachable)
+    return Attempt(0, response.status_code, response.text.strip()[:300],
+                   (time.monotonic() - started) * 1000)
 
 
 def deliver(session, url: str, token: str, body: dict, policy: SenderPolicy,
             timeout: float, retry_delay: float, sleep=time.sleep) -> list[Attempt]:
-    """Post `body` as Rocket.Chat would, retrying per `policy`; every attempt, in order."""
+    """Post `body` as Rocket.Chat would, retrying per `policy`; every attempt, in order.
+
+    Unlike Rocket.Chat, an unreachable URL (connection refused, unknown host) is not tried
+    again: the answer would be the same for the next two minutes.
+    """
     attempts = []
     for number in range(1, policy.attempts + 1):
         attempt = post_once(session, url, token, body, timeout)
-        attempts.append(Attempt(number, attempt.status, attempt.body, attempt.millis))
+        attempts.append(Attempt(number, attempt.status, attempt.body, attempt.millis,
+                                attempt.unreachable))
         if attempt.status is not None and policy.succeeded(attempt.status):
             break
-        if not policy.retries(attempt.status) or number == policy.attempts:
+        if attempt.unreachable or not policy.retries(attempt.status) or number == policy.attempts:
             break
         sleep(retry_delay)
     return attempts

@@ -10,6 +10,7 @@ from receiver.sender import POLICIES, conversation, deliver
 
 from .conftest import TOKEN, count
 from .crm import Answer
+from .servers import free_port
 
 
 @pytest.fixture
@@ -79,3 +80,33 @@ def test_no_answer_is_retried(crm):
     attempts = deliver(requests.Session(), crm.url, TOKEN, {"type": "Message"},
                        POLICIES["current"], timeout=0.3, retry_delay=0, sleep=lambda _: None)
     assert [a.status for a in attempts] == [None, 200]
+
+
+def test_without_a_token_it_says_how_to_give_one(runner, monkeypatch):
+    monkeypatch.delenv("ROCKETCHAT_LIVECHAT_TOKEN", raising=False)
+    result = runner.invoke(cli.main, ["send-test", "http://127.0.0.1:9/webhooks/rocketchat"])
+    assert result.exit_code == 2
+    assert "--token" in result.output and "ROCKETCHAT_LIVECHAT_TOKEN" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("url, reason", [
+    (f"http://127.0.0.1:{free_port()}/webhooks/rocketchat", "connection refused"),
+    ("http://receiver.invalid/webhooks/rocketchat", "the host name does not resolve"),
+])
+def test_an_unreachable_url_fails_at_once_saying_why(runner, url, reason):
+    """Rocket.Chat would try five times, 20 s apart; nothing would change in between."""
+    result = runner.invoke(cli.main, ["send-test", url, "--token", TOKEN, "--sample",
+                                      "--conversation", "1"])
+    assert result.exit_code == 1
+    assert f"FAIL Send Test sample: no answer ({reason})" in result.output
+    assert result.output.count("no answer") == 1  # neither retried nor the other bodies sent
+    assert "0 of 9 accepted" in result.output
+
+
+def test_a_timeout_is_named_and_retried(crm):
+    import requests
+    crm.answer(Answer(200, delay=1.0), Answer(200))
+    attempts = deliver(requests.Session(), crm.url, TOKEN, {"type": "Message"},
+                       POLICIES["current"], timeout=0.3, retry_delay=0, sleep=lambda _: None)
+    assert [a.body for a in attempts][0] == "timed out after 0.3 s"

@@ -22,11 +22,18 @@ def _bodies(files, sample, conversations) -> list[tuple[str, dict]]:
     return bodies
 
 
+def _answer(attempt) -> str:
+    if attempt.status is None:
+        return f"no answer ({attempt.body})"
+    return f"{attempt.status} in {attempt.millis:.0f} ms"
+
+
 def _report(label: str, attempts, policy) -> bool:
     last = attempts[-1]
     ok = last.status is not None and policy.succeeded(last.status)
-    answers = ", ".join(f"{a.status or 'no answer'} in {a.millis:.0f} ms" for a in attempts)
-    click.echo(f"{'ok  ' if ok else 'FAIL'} {label}: {answers}  {last.body}")
+    answers = ", ".join(_answer(attempt) for attempt in attempts)
+    click.echo(f"{'ok  ' if ok else 'FAIL'} {label}: {answers}"
+               + (f"  {last.body}" if last.status is not None else ""))
     return ok
 
 
@@ -48,6 +55,9 @@ def _report(label: str, attempts, policy) -> bool:
               help="seconds between retries (Rocket.Chat: 4 x timeout)")
 def send_test(url, token, files, sample, conversations, version, timeout, retry_delay):
     """Post webhook bodies to URL exactly as Rocket.Chat would, and report each answer."""
+    if not token:
+        raise click.UsageError("no token to send: pass --token with the Secret Token configured "
+                               "in Rocket.Chat, or set ROCKETCHAT_LIVECHAT_TOKEN")
     policy = sender.POLICIES[version]
     delay = 4 * timeout if retry_delay is None else retry_delay
     bodies = _bodies(files, sample, conversations)
@@ -56,9 +66,12 @@ def send_test(url, token, files, sample, conversations, version, timeout, retry_
     session, failures, started = requests.Session(), 0, time.monotonic()
     with click.progressbar(bodies, label="sending", file=sys.stderr,
                            show_pos=True) as progress:
-        for label, body in progress:
+        for sent, (label, body) in enumerate(progress, start=1):
             attempts = sender.deliver(session, url, token, body, policy, timeout, delay)
             failures += not _report(label, attempts, policy)
+            if attempts[-1].unreachable:
+                failures += len(bodies) - sent  # the rest would fail alike: not sent
+                break
     click.echo(f"{len(bodies) - failures} of {len(bodies)} accepted in "
                f"{time.monotonic() - started:.1f} s")
     if failures:
