@@ -8,6 +8,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+from .adapters import deadline
 from .adapters.base import Delivered, Failed, RetryLater
 from .claims import Claims
 from .logs import fields
@@ -53,6 +54,7 @@ class Worker:
         self.adapters = adapters
         self.policy = policy or RetryPolicy()
         self.raised = raised or RaisedPolicy()
+        self.attempt_seconds = deadline.attempt_seconds(lease_seconds)
         self.name = name or worker_name()
         self.claims = Claims(engine, adapters, self.name, lease_seconds)
 
@@ -77,9 +79,14 @@ class Worker:
         return True
 
     def attempt(self, claim: deliveries.Claim):
-        """The adapter's outcome; what an exception it raised means is the RaisedPolicy's call."""
+        """The adapter's outcome; what an exception it raised means is the RaisedPolicy's call.
+
+        The attempt's HTTP calls end by one deadline under half the lease, so no other worker
+        takes the delivery over while it is still in flight.
+        """
         try:
-            return self.adapters[claim.adapter].deliver(claim.event)
+            with deadline.within(self.attempt_seconds):
+                return self.adapters[claim.adapter].deliver(claim.event)
         except Exception as error:  # adapters are plugins; a bug must not stop the worker
             log.exception("adapter %s raised on %s", claim.adapter, claim.event_id)
             return self.raised.outcome(error, claim.last_error)
