@@ -7,7 +7,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
-from . import deadline
+from . import deadline, deadline_sockets
 from .base import Adapter, Delivered, Failed, RetryLater
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class ApiSession:
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         for prefix in ("http://", "https://"):
-            self.session.mount(prefix, deadline.DeadlineTransport())
+            self.session.mount(prefix, deadline_sockets.DeadlineTransport())
 
     def start(self) -> None:
         """Begin a new delivery's budget."""

@@ -12,7 +12,7 @@ from urllib3.exceptions import TimeoutError as HTTPTimeout
 from urllib3.util import make_headers, parse_url
 
 from ..jsontext import dump_json
-from . import deadline
+from . import deadline, deadline_sockets
 from .api import RETRIED_STATUSES, retry_after_seconds
 from .base import Adapter, Delivered, Failed, RetryLater
 
@@ -50,8 +50,8 @@ def connection_pool(url: str, timeout: float) -> urllib3.PoolManager:
     }
     proxy = select_proxy(url, get_environ_proxies(url))
     if not proxy:
-        return deadline.keeping_deadlines(urllib3.PoolManager(**options))
-    return deadline.keeping_deadlines(urllib3.ProxyManager(
+        return deadline_sockets.keeping_deadlines(urllib3.PoolManager(**options))
+    return deadline_sockets.keeping_deadlines(urllib3.ProxyManager(
         proxy, proxy_headers=basic_auth(proxy, "proxy_basic_auth"), **options))
 
 
