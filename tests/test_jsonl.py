@@ -117,6 +117,19 @@ def test_faults_leave_whole_lines_only(tmp_path, monkeypatch, faults, outcome):
         assert lines_of(path) == [first, event]
 
 
+def test_a_line_left_torn_by_a_killed_writer_is_not_appended_to(tmp_path):
+    path = tmp_path / "events.jsonl"
+    first = event_of_size(100)
+    assert isinstance(adapter_for(path).deliver(first), Delivered)
+    with open(path, "ab") as file:
+        file.write(b'{"id":"evt_torn","kind":"chat.clo')  # SIGKILL mid-write
+    event = event_of_size(100, "e-message-agent")
+    assert isinstance(adapter_for(path).deliver(event), Delivered)
+    lines = path.read_bytes().splitlines()
+    assert [json.loads(lines[0]), json.loads(lines[-1])] == [first, event]
+    assert len(lines) == 3
+
+
 def test_a_full_disk_reason_names_the_file(tmp_path, monkeypatch):
     path = tmp_path / "events.jsonl"
     adapter = adapter_for(path)

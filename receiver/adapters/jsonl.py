@@ -26,6 +26,9 @@ def append_line(descriptor: int, line: bytes) -> None:
     # the end of the file where this line starts until it is written or cut off again.
     fcntl.flock(descriptor, fcntl.LOCK_EX)
     start = os.lseek(descriptor, 0, os.SEEK_END)
+    if start and os.pread(descriptor, 1, start - 1) != b"\n":
+        # A writer killed mid-line left a stub: start on a line of our own, not on the stub.
+        line = b"\n" + line
     try:
         write_all(descriptor, line)
         os.fsync(descriptor)
@@ -50,7 +53,7 @@ class JsonlAdapter(Adapter):
     def deliver(self, event: dict):
         line = (dump_json(event) + "\n").encode("utf-8")
         try:
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            descriptor = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
         except OSError as error:
             return RetryLater(f"cannot open {self.path}: {error.strerror}")
         try:
