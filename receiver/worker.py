@@ -8,10 +8,12 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+from .adapters import deadline
 from .adapters.base import Delivered, Failed, RetryLater
 from .claims import Claims
 from .logs import fields
 from .metrics import DELIVERIES
+from .raised import RaisedPolicy
 from .retry import RetryPolicy
 from .store import deliveries, links
 from .store.transactions import StoreUnavailable, driver_cursor, driver_transaction, transaction
@@ -46,10 +48,13 @@ class Worker:
     """Delivers pending events to the loaded adapters, one delivery at a time, in due order."""
 
     def __init__(self, engine, adapters: dict, *, lease_seconds: float,
-                 policy: RetryPolicy | None = None, name: str | None = None):
+                 policy: RetryPolicy | None = None, raised: RaisedPolicy | None = None,
+                 name: str | None = None):
         self.engine = engine
         self.adapters = adapters
         self.policy = policy or RetryPolicy()
+        self.raised = raised or RaisedPolicy()
+        self.attempt_seconds = deadline.attempt_seconds(lease_seconds)
         self.name = name or worker_name()
         self.claims = Claims(engine, adapters, self.name, lease_seconds)
 
@@ -74,12 +79,17 @@ class Worker:
         return True
 
     def attempt(self, claim: deliveries.Claim):
-        """The adapter's outcome; an adapter that raises is retried like a transient failure."""
+        """The adapter's outcome; what an exception it raised means is the RaisedPolicy's call.
+
+        The attempt's HTTP calls end by one deadline under half the lease, so no other worker
+        takes the delivery over while it is still in flight.
+        """
         try:
-            return self.adapters[claim.adapter].deliver(claim.event)
+            with deadline.within(self.attempt_seconds):
+                return self.adapters[claim.adapter].deliver(claim.event)
         except Exception as error:  # adapters are plugins; a bug must not stop the worker
             log.exception("adapter %s raised on %s", claim.adapter, claim.event_id)
-            return RetryLater(f"adapter raised {type(error).__name__}: {error}")
+            return self.raised.outcome(error, claim.last_error)
 
     def record(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> None:
         """Store the outcome, retrying briefly if the database is unavailable."""

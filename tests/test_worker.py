@@ -18,7 +18,7 @@ from receiver.store.transactions import driver_cursor, transaction
 from receiver.worker import Worker, build_worker
 
 from .conftest import (
-    StoreLock, delivering_to, drain, in_arrival_order, leased_deliveries, payload, room, rooms,
+    StoreLock, delivering_to, delivery_states, drain, in_arrival_order, leased_deliveries, payload, room, rooms,
     visitor_message,
 )
 from .crm import Answer
@@ -241,6 +241,48 @@ def test_an_adapter_that_raises_is_retried_not_fatal(app, post, engine):
     assert drain(worker) == 1
     row = only_delivery(engine)
     assert row.state == "pending" and "adapter bug" in row.last_error
+
+
+class Unmappable(Adapter):
+    def deliver(self, event):
+        agent = None
+        return agent + " <agent@example.com>"  # as transcript.facts did with a deleted agent
+
+
+class Unreachable(Adapter):
+    def deliver(self, event):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_an_adapter_that_raises_a_bug_is_a_dead_letter_after_three_quick_tries(
+        app, post, engine):
+    worker = Worker(engine, {"http": Unmappable(None)}, lease_seconds=5)
+    with freeze_time(T0) as clock:
+        later = [post(payload("e-message-agent")).get_json()["id"],
+                 post(payload("e-livechat-session-close")).get_json()["id"]]
+        for _ in range(3):
+            drain(worker)
+            clock.tick(timedelta(seconds=2.5))
+    # The message is a dead letter; its conversation goes on with the close.
+    assert delivery_states(engine) == {later[0]: "dead", later[1]: "pending"}
+    with transaction(engine) as conn:
+        [row] = deliveries.list_deliveries(conn, event_id=later[0])
+        [close] = deliveries.list_deliveries(conn, event_id=later[1])
+    assert (row.attempts, close.attempts) == (3, 1)
+    assert row.last_error == ("adapter raised TypeError: unsupported operand type(s) for +: "
+                              "'NoneType' and 'str' (a dead letter after 3 quick tries)")
+
+
+def test_an_adapter_that_cannot_connect_is_retried_on_the_usual_schedule(app, post, engine):
+    worker = Worker(engine, {"http": Unreachable(None)}, lease_seconds=5)
+    with freeze_time(T0) as clock:
+        post(payload("e-message-agent"))
+        for _ in range(8):
+            assert drain(worker) == 1
+            clock.tick(timedelta(hours=2))
+    row = only_delivery(engine)
+    assert row.state == "pending" and row.attempts == 8
+    assert row.last_error == "adapter raised ConnectionRefusedError: [Errno 111] Connection refused"
 
 
 def test_database_errors_are_logged_and_the_worker_keeps_going(caplog):

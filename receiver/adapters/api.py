@@ -7,6 +7,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
+from . import deadline, deadline_sockets
 from .base import Adapter, Delivered, Failed, RetryLater
 
 log = logging.getLogger(__name__)
@@ -74,33 +75,39 @@ def error_for(response: requests.Response, service: str, *, message: str, creden
 class ApiSession:
     """A kept-alive HTTP session whose calls share one time budget per delivery.
 
-    The budget keeps a delivery of several calls shorter than the worker's lease, so a
-    slow CRM cannot make two workers deliver the same event at once.
+    The budget is one total deadline for every byte sent and received (see deadline.py),
+    shorter than half the worker's lease, so a slow or trickling CRM cannot make two workers
+    deliver the same event at once.
     """
 
     def __init__(self, service: str, budget_seconds: float):
         self.service = service
         self.budget_seconds = budget_seconds
-        self.deadline = time.monotonic() + budget_seconds
+        self.budget_ends_at = time.monotonic() + budget_seconds
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, deadline_sockets.DeadlineTransport())
 
     def start(self) -> None:
         """Begin a new delivery's budget."""
-        self.deadline = time.monotonic() + self.budget_seconds
+        self.budget_ends_at = time.monotonic() + self.budget_seconds
 
     def request(self, method: str, url: str, **kwargs) -> requests.Response:
-        remaining = self.deadline - time.monotonic()
+        remaining = self.budget_ends_at - time.monotonic()
         if remaining < 0.5:
             raise Transient(f"{self.service} calls took longer than the "
-                            f"{self.budget_seconds:.0f} s a delivery may take")
-        try:
-            return self.session.request(method, url, timeout=min(REQUEST_TIMEOUT_SECONDS, remaining),
-                                        **kwargs)
-        except requests.Timeout:
-            raise Transient(f"{self.service} did not answer {method} {url} in time") from None
-        except requests.RequestException as error:
-            raise Transient(f"cannot reach {self.service}: {type(error).__name__}") from None
+                            f"{self.budget_seconds:g} s a delivery may take")
+        with deadline.within(remaining) as attempt:
+            try:
+                return self.session.request(
+                    method, url, timeout=min(REQUEST_TIMEOUT_SECONDS, remaining), **kwargs)
+            except requests.RequestException as error:
+                if attempt.cut_short:
+                    raise Transient(f"{self.service} {method} {url}: {attempt.cut_short}") from None
+                if isinstance(error, requests.Timeout):
+                    raise Transient(f"{self.service} did not answer {method} {url} in time") from None
+                raise Transient(f"cannot reach {self.service}: {type(error).__name__}") from None
 
     def close(self) -> None:
         self.session.close()
@@ -133,8 +140,8 @@ class ApiAdapter(Adapter):
 
     @staticmethod
     def lease_budget(settings) -> float:
-        """Half the lease: enough for a handful of calls, never long enough to lose the claim."""
-        return settings.lease_seconds / 2
+        """Under half the lease: enough for a handful of calls, never long enough to lose the claim."""
+        return deadline.attempt_seconds(settings.lease_seconds)
 
     def close(self) -> None:
         self.api.close()

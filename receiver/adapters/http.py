@@ -12,6 +12,7 @@ from urllib3.exceptions import TimeoutError as HTTPTimeout
 from urllib3.util import make_headers, parse_url
 
 from ..jsontext import dump_json
+from . import deadline, deadline_sockets
 from .api import RETRIED_STATUSES, retry_after_seconds
 from .base import Adapter, Delivered, Failed, RetryLater
 
@@ -31,7 +32,8 @@ def outcome_for(response: urllib3.BaseHTTPResponse, now: datetime):
 
 
 def connection_pool(url: str, timeout: float) -> urllib3.PoolManager:
-    """Kept-alive connections for `url`, through the environment's proxy and CA bundle, read once.
+    """Kept-alive connections for `url`, through the environment's proxy and CA bundle, read
+    once, that keep the current attempt's deadline.
 
     The environment is read as requests reads it (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE,
     CURL_CA_BUNDLE), credentials in the proxy's URL included. Nothing is retried and no
@@ -48,9 +50,9 @@ def connection_pool(url: str, timeout: float) -> urllib3.PoolManager:
     }
     proxy = select_proxy(url, get_environ_proxies(url))
     if not proxy:
-        return urllib3.PoolManager(**options)
-    return urllib3.ProxyManager(proxy, proxy_headers=basic_auth(proxy, "proxy_basic_auth"),
-                                **options)
+        return deadline_sockets.keeping_deadlines(urllib3.PoolManager(**options))
+    return deadline_sockets.keeping_deadlines(urllib3.ProxyManager(
+        proxy, proxy_headers=basic_auth(proxy, "proxy_basic_auth"), **options))
 
 
 def basic_auth(url: str, kind: str) -> dict:
@@ -65,14 +67,18 @@ def without_credentials(url: str) -> str:
 
 
 class HttpAdapter(Adapter):
-    """Forwards events to `RECEIVER_HTTP_URL`; `webhook-id` is the event id, stable across retries."""
+    """Forwards events to `RECEIVER_HTTP_URL`; `webhook-id` is the event id, stable across retries.
+
+    A delivery (connect, send, read the whole answer) takes at most `RECEIVER_HTTP_TIMEOUT`,
+    and never as long as half the lease.
+    """
 
     def __init__(self, settings):
         super().__init__(settings)
         # Credentials in the URL go in a header, never into requests, logs or stored errors.
         self.url = without_credentials(settings.http_url)
         self.credentials = basic_auth(settings.http_url, "basic_auth")
-        self.timeout = settings.http_timeout
+        self.timeout = min(settings.http_timeout, deadline.attempt_seconds(settings.lease_seconds))
         self.signer = Webhook(settings.http_secret) if settings.http_secret else None
         self.pool = connection_pool(self.url, self.timeout)
 
@@ -88,11 +94,14 @@ class HttpAdapter(Adapter):
 
     def deliver(self, event: dict):
         body = dump_json(event)
-        try:
-            response = self.pool.request("POST", self.url, body=body.encode("utf-8"),
-                                         headers=self.headers(event["id"], body))
-        except (HTTPError, OSError) as error:
-            return RetryLater(self.unreachable(error))
+        with deadline.within(self.timeout) as attempt:
+            try:
+                response = self.pool.request("POST", self.url, body=body.encode("utf-8"),
+                                             headers=self.headers(event["id"], body))
+            except (HTTPError, OSError) as error:
+                if attempt.cut_short:
+                    return RetryLater(f"{self.url}: {attempt.cut_short}")
+                return RetryLater(self.unreachable(error))
         return outcome_for(response, datetime.now(timezone.utc))
 
     def unreachable(self, error: Exception) -> str:
@@ -102,7 +111,8 @@ class HttpAdapter(Adapter):
         return f"cannot reach {self.url}: {type(error).__name__}"
 
     def check(self) -> str:
-        response = self.pool.request("HEAD", self.url, headers=self.credentials)
+        with deadline.within(self.timeout):
+            response = self.pool.request("HEAD", self.url, headers=self.credentials)
         return f"{self.url} answered HTTP {response.status}"
 
     def close(self) -> None:

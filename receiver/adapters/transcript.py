@@ -45,6 +45,17 @@ def person(who: dict | None) -> str | None:
     return name or username
 
 
+def agent_line(agent: dict | None) -> str | None:
+    """`Name (username) <email>`; a deleted agent, of whom Rocket.Chat sends only the id, by id."""
+    if not agent:
+        return None
+    who = person(agent) or (f"user {agent['id']}" if agent.get("id") else None)
+    email = agent.get("email")
+    if who and email:
+        return f"{who} <{email}>"
+    return who or email
+
+
 def title(event: dict) -> str:
     """A one-line title: who the chat was with, and when it started."""
     conversation, contact = event["conversation"], event.get("contact") or {}
@@ -55,14 +66,13 @@ def title(event: dict) -> str:
 
 def facts(event: dict) -> list[tuple[str, str]]:
     """Label and value of each known fact about the conversation, in reading order."""
-    conversation, agent = event["conversation"], event.get("agent")
+    conversation = event["conversation"]
     closer = conversation.get("closer")
     closed = readable_time(conversation.get("closed_at"))
     if closed and closer:
         closed += f" by the {closer}"
     rows = [
-        ("Agent", person(agent) + (f" <{agent['email']}>" if agent.get("email") else "")
-         if agent else None),
+        ("Agent", agent_line(event.get("agent"))),
         ("Department", conversation.get("department_id")),
         ("Topic", conversation.get("topic")),
         ("Tags", ", ".join(conversation.get("tags") or []) or None),

@@ -47,7 +47,8 @@ def worker(once):
             pass
         return
     stop = threading.Event()
-    # Handlers only set the flag: the delivery in hand finishes, then the loop ends.
+    # Handlers only set the flag: the delivery in hand finishes, by its deadline (under half
+    # the lease), then the loop ends.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     delivering.run(stop)

@@ -24,6 +24,7 @@ class Claim:
     due_at: datetime
     event_id: str
     event: dict
+    last_error: str | None = None  # the previous attempt's
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def claimable():
 
 
 CLAIMED = (deliveries.c.id, deliveries.c.adapter, deliveries.c.attempts,
-           deliveries.c.retries_since, deliveries.c.due_at)
+           deliveries.c.retries_since, deliveries.c.due_at, deliveries.c.last_error)
 
 
 @lru_cache
@@ -143,7 +144,7 @@ def _claimed_events_statement():
 def _claim(row, event_id: str, payload: str) -> Claim:
     return Claim(id=row.id, adapter=row.adapter, attempts=row.attempts,
                  retries_since=row.retries_since, due_at=row.due_at, event_id=event_id,
-                 event=json.loads(payload))
+                 event=json.loads(payload), last_error=row.last_error)
 
 
 def release(conn, claims: list[Claim], worker: str) -> int:
