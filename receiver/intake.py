@@ -1,12 +1,12 @@
 """Turns a request body into a stored event, a quarantined body, or a refusal."""
 
-import json
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .dedup import dedup_key, event_id
-from .schemas import ValidationError, parse_event, storable_type
+from .jsontext import OutOfRange, load_json
+from .schemas import TooDeep, ValidationError, bounded, parse_event, storable_type
 from .store import events as event_store
 from .store import links, quarantine
 from .store.transactions import driver_cursor, driver_transaction, transaction
@@ -39,16 +39,14 @@ class Quarantined:
     errors: dict
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def read_body(raw: bytes) -> dict:
     """The JSON object in `raw`, or BadBody saying what is wrong."""
     if not raw.strip():
         raise BadBody("the body is empty; expected a JSON object")
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
+        body = load_json(raw)
+    except OutOfRange as error:
+        raise BadBody(f"the body is not JSON the receiver takes: {error}") from None
     except (ValueError, RecursionError) as error:
         raise BadBody(f"the body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
@@ -57,11 +55,16 @@ def read_body(raw: bytes) -> dict:
 
 
 def validate(body: dict):
-    """The body's Event, or the field errors that refuse it."""
+    """The body's Event, or the field errors that refuse it (a few per field, and a count).
+
+    A body nested too deep is BadBody: no schema is read for it and nothing is kept.
+    """
     try:
         return parse_event(body), None
+    except TooDeep as error:
+        raise BadBody(str(error)) from None
     except ValidationError as error:
-        return None, error.normalized_messages()
+        return None, bounded(error.normalized_messages())
     except Exception as error:  # a bug must not lose the body: hold it for replay
         log.exception("unexpected error validating a %r body", body.get("type"))
         return None, {"_receiver": [f"could not be processed: {type(error).__name__}"]}
