@@ -55,6 +55,12 @@ def test_a_large_invalid_body_is_quarantined_whole_with_small_errors(big_bodies,
     assert len(json.dumps(held.errors)) < SMALL_BYTES
 
 
+def test_a_long_key_is_cut_short_in_the_errors(big_bodies, post, engine):
+    response = post(close_with(**{"k" * 1_000_000: [1] * 10_001}))
+    assert response.status_code == 422
+    assert len(response.data) < SMALL_BYTES
+
+
 def test_a_body_nested_too_deep_is_400_not_503_on_every_retry(post, engine):
     # 500 levels parse, but broke the copy of crmData into the stored record: a 503.
     response = post(close_with(crmData=nested(500)))

@@ -67,6 +67,7 @@ def test_the_limits_are_checked_before_the_schema():
                    "2": {"ts": ["Missing."]}, "_more": 2}, "_id": ["Missing."]}),
     ({f"field{n}": ["Missing."] for n in range(60)},
      {**{f"field{n}": ["Missing."] for n in range(50)}, "_more": 10}),
+    ({"k" * 5_000: ["m" * 5_000]}, {"k" * 100 + "...": ["m" * 100 + "..."]}),
 ])
 def test_errors_keep_the_first_few_per_field_and_count_the_rest(messages, kept):
     assert bounded(messages) == kept
