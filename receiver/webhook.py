@@ -42,7 +42,7 @@ def start_timer():
 
 
 def request_body(limit: int) -> bytes:
-    """The whole body, or RequestEntityTooLarge past `limit` bytes, with or without a Content-Length."""
+    """The whole body, or RequestEntityTooLarge past `limit` bytes, whether or not it is chunked."""
     # A chunked body is cut off at the limit without a word, so read one byte more to
     # tell a body of exactly `limit` bytes from a longer one.
     request.max_content_length = limit + 1

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from receiver import intake
 from receiver.store import events as event_store
 from receiver.store import quarantine
 from receiver.store.transactions import transaction
@@ -53,6 +54,25 @@ def test_a_large_invalid_body_is_quarantined_whole_with_small_errors(big_bodies,
         held = quarantine.get_held(conn, response.get_json()["quarantine_id"])
     assert json.loads(held.raw) == body  # nothing lost
     assert len(json.dumps(held.errors)) < SMALL_BYTES
+
+
+@pytest.mark.parametrize("bad, status", [
+    ({"tags": [{}] * 2_600_000}, 422),  # 10.4 MB: it took 30 s and grew a worker past 1.8 GB
+    ({"crmData": nested(100)}, 400),
+])
+def test_a_body_past_a_limit_is_refused_before_it_is_parsed(
+        big_bodies, post, engine, monkeypatch, bad, status):
+    def parse(raw):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(intake, "load_json", parse)
+    # Rocket.Chat sends `type` first.
+    response = post(json.dumps({"type": "LivechatSession", **close_with(**bad)}))
+    assert response.status_code == status
+    if status == 422:
+        with transaction(engine) as conn:
+            held = quarantine.get_held(conn, response.get_json()["quarantine_id"])
+        assert held.source_type == "LivechatSession"  # sent first, so known without parsing
 
 
 def test_a_long_key_is_cut_short_in_the_errors(big_bodies, post, engine):

@@ -1,8 +1,10 @@
-"""The shape limits, checked before the schema, and field errors cut to a few per field."""
+"""The shape limits, checked on the text before it is parsed; field errors cut to a few per field."""
+
+import json
 
 import pytest
 
-from receiver.schemas import TooDeep, ValidationError, bounded, limits, parse_event
+from receiver.schemas import ValidationError, bounded, limits, parse_event
 
 from .conftest import payload
 
@@ -19,41 +21,62 @@ def close_with(**fields) -> dict:
     return {**payload("e-livechat-session-close"), **fields}
 
 
+def check(body) -> None:
+    limits.check(json.dumps(body).encode())
+
+
+ITEMS = "Must hold at most 10000 items."
+VALUES = "The body holds more than 250000 values."
+
+
 @pytest.mark.parametrize("body", [
+    close_with(),
     {"crmData": nested(limits.MAX_DEPTH - 1)},
     {"tags": ["t"] * limits.MAX_ITEMS},
     {"a": [[1] * (limits.MAX_ITEMS - 1)] * (limits.MAX_VALUES // limits.MAX_ITEMS - 1)},
+    {"text": "[{" * 10_000 + "," * 50_000},  # brackets and commas inside a string
 ])
 def test_bodies_within_the_limits_pass(body):
-    limits.check(body)
+    check(body)
 
 
-@pytest.mark.parametrize("body, errors", [
-    ({"tags": ["t"] * (limits.MAX_ITEMS + 1)},
-     {"tags": [f"Must hold at most {limits.MAX_ITEMS} items, not {limits.MAX_ITEMS + 1}."]}),
-    ({"messages": [{"attachments": [1] * (limits.MAX_ITEMS + 5)}]},
-     {"messages": {0: {"attachments": [
-         f"Must hold at most {limits.MAX_ITEMS} items, not {limits.MAX_ITEMS + 5}."]}}}),
+@pytest.mark.parametrize("body, errors, source_type", [
+    ({"type": "LivechatSession", "tags": ["t"] * (limits.MAX_ITEMS + 1)},
+     {"tags": [ITEMS]}, "LivechatSession"),
+    ({"messages": [{"attachments": [1] * (limits.MAX_ITEMS + 5)}], "type": "Message"},
+     {"messages": {0: {"attachments": [ITEMS]}}}, None),  # `type` after the refusal
     ({"a": [[1] * 10_000] * 26},  # the 25th list of 10,000 passes 250,000 values
-     {"a": {24: [f"The body holds more than {limits.MAX_VALUES} values."]}}),
-    ({str(n): n for n in range(limits.MAX_VALUES + 1)},
-     {"_schema": [f"The body holds more than {limits.MAX_VALUES} values."]}),
+     {"a": {24: [VALUES]}}, None),
+    ({str(n): n for n in range(limits.MAX_VALUES + 1)}, {"_schema": [VALUES]}, None),
 ])
-def test_a_list_or_a_body_past_its_limit_is_a_field_error(body, errors):
-    with pytest.raises(ValidationError) as refused:
-        limits.check(body)
+def test_a_list_or_a_body_past_its_limit_is_a_field_error(body, errors, source_type):
+    with pytest.raises(limits.OverLimits) as refused:
+        check(body)
     assert refused.value.messages == errors
+    assert refused.value.source_type == source_type
 
 
-def test_nesting_past_the_limit_is_too_deep():
-    with pytest.raises(TooDeep, match=f"deeper than {limits.MAX_DEPTH} levels"):
-        limits.check({"crmData": nested(limits.MAX_DEPTH)})
+@pytest.mark.parametrize("text", [
+    json.dumps({"crmData": nested(limits.MAX_DEPTH)}).encode(),
+    b"[" * 100_000,  # never closed: the walk stops long before the end
+])
+def test_nesting_past_the_limit_is_too_deep(text):
+    with pytest.raises(limits.TooDeep, match=f"deeper than {limits.MAX_DEPTH} levels"):
+        limits.check(text)
 
 
-def test_the_limits_are_checked_before_the_schema():
-    with pytest.raises(ValidationError) as refused:
-        parse_event(close_with(tags=[{}] * (limits.MAX_ITEMS + 1)))
-    assert list(refused.value.messages) == ["tags"]
+def test_a_list_past_a_limit_is_not_an_object():
+    with pytest.raises(limits.NotAnObject, match="expected an object"):
+        check([{}] * (limits.MAX_ITEMS + 1))
+
+
+@pytest.mark.parametrize("text", [
+    b'{"a": "' + b"," * 20_000 + b'"',  # never closed
+    b'{"a": NaN' + b", 1" * 20_000,
+])
+def test_text_the_stream_cannot_read_is_unreadable(text):
+    with pytest.raises(limits.Unreadable):
+        limits.check(text)
 
 
 @pytest.mark.parametrize("messages, kept", [

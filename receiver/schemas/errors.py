@@ -1,4 +1,4 @@
-"""Field errors cut to the first few per field, with a count of the rest, so no answer or stored row grows with the body."""
+"""Field errors cut to the first few per field, plus a count, so no answer or stored row grows with the body."""
 
 FIRST_ERRORS = 3  # failing list positions kept per list, and messages kept per field
 MAX_NAMES = 50  # named entries kept per object: more fields than any schema has

@@ -116,7 +116,7 @@ class OptionalDict(fields.Dict):
 
 
 class BoundedList(fields.List):
-    """A list that stops at its first few failing items, so a refusal costs no more than an acceptance."""
+    """A list that stops at its first few failing items: a refusal costs no more than an acceptance."""
 
     def _deserialize(self, value, attr, data, **kwargs) -> list:
         if not utils.is_collection(value):
