@@ -1,12 +1,13 @@
 """Turns a request body into a stored event, a quarantined body, or a refusal."""
 
-import json
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from . import records
 from .dedup import dedup_key, event_id
-from .schemas import ValidationError, parse_event, storable_type
+from .jsontext import OutOfRange, load_json
+from .schemas import ValidationError, bounded, limits, parse_event, storable_type
 from .store import events as event_store
 from .store import links, quarantine
 from .store.transactions import driver_cursor, driver_transaction, transaction
@@ -39,29 +40,63 @@ class Quarantined:
     errors: dict
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
+@dataclass(frozen=True)
+class Examined:
+    """A body read and validated: its Event, or the errors that refuse it and its storable type."""
+
+    body: dict | None
+    event: records.Event | None = None
+    errors: dict | None = None
+    source_type: str | None = None
 
 
 def read_body(raw: bytes) -> dict:
-    """The JSON object in `raw`, or BadBody saying what is wrong."""
+    """The JSON object in `raw`, or BadBody saying what is wrong.
+
+    Its shape is checked on the text first: OverLimits for a list or a body too large.
+    """
     if not raw.strip():
         raise BadBody("the body is empty; expected a JSON object")
+    unreadable = None
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
+        limits.check(raw)
+    except (limits.TooDeep, limits.NotAnObject) as error:
+        raise BadBody(str(error)) from None
+    except limits.Unreadable as error:
+        unreadable = error  # json names the fault in the words the receiver has always used
+    try:
+        body = load_json(raw)
+    except OutOfRange as error:
+        raise BadBody(f"the body is not JSON the receiver takes: {error}") from None
     except (ValueError, RecursionError) as error:
         raise BadBody(f"the body is not valid JSON: {error}") from None
+    if unreadable is not None:  # json read what the check could not, a byte-order mark say
+        raise BadBody(f"the body is not valid JSON: {unreadable}")
     if not isinstance(body, dict):
         raise BadBody(f"the body is JSON {type(body).__name__}, expected an object")
     return body
 
 
+def examine(raw: bytes) -> Examined:
+    """Read and validate `raw`; BadBody if it is not JSON the receiver takes."""
+    try:
+        body = read_body(raw)
+    except limits.OverLimits as error:
+        # Refused before it was parsed: of the body, only a `type` sent first is known.
+        return Examined(None, errors=bounded(error.normalized_messages()),
+                        source_type=storable_type({"type": error.source_type}))
+    event, errors = validate(body)
+    if errors is not None:
+        return Examined(body, errors=errors, source_type=storable_type(body))
+    return Examined(body, event=event)
+
+
 def validate(body: dict):
-    """The body's Event, or the field errors that refuse it."""
+    """The body's Event, or the field errors that refuse it (a few per field, and a count)."""
     try:
         return parse_event(body), None
     except ValidationError as error:
-        return None, error.normalized_messages()
+        return None, bounded(error.normalized_messages())
     except Exception as error:  # a bug must not lose the body: hold it for replay
         log.exception("unexpected error validating a %r body", body.get("type"))
         return None, {"_receiver": [f"could not be processed: {type(error).__name__}"]}
@@ -88,14 +123,13 @@ def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime, *,
     With `write_back`, an accepted conversation event also carries the CRM record ids
     already known for its conversation, read in the same transaction.
     """
-    body = read_body(raw)
-    event, errors = validate(body)
-    if errors is not None:
-        source_type = storable_type(body)  # only a refused body needs it checked here
+    examined = examine(raw)
+    if examined.errors is not None:
         with transaction(engine, one_statement=True) as conn:
-            held_id = quarantine.hold(conn, raw, source_type, errors, now)
-        return Quarantined(held_id=held_id, source_type=source_type, errors=errors)
-    new = prepare(body, raw, event, now)
+            held_id = quarantine.hold(conn, raw, examined.source_type, examined.errors, now)
+        return Quarantined(held_id=held_id, source_type=examined.source_type,
+                           errors=examined.errors)
+    new = prepare(examined.body, raw, examined.event, now)
     # One statement on PostgreSQL (the read after it commits); on the driver's own
     # connection, as this runs for every accepted webhook.
     with driver_transaction(engine, one_statement=True) as cursor:
@@ -112,12 +146,13 @@ def replay_held(engine, held_id: int, adapters: tuple[str, ...], now: datetime):
         held = quarantine.get_held(conn, held_id)
         if held is None:
             raise LookupError(f"no quarantined body with id {held_id}")
-        body = read_body(held.raw)
-        event, errors = validate(body)
-        if errors is not None:
-            quarantine.record_errors(conn, held_id, errors)
-            return Quarantined(held_id=held_id, source_type=held.source_type, errors=errors)
+        examined = examine(held.raw)
+        if examined.errors is not None:
+            quarantine.record_errors(conn, held_id, examined.errors)
+            return Quarantined(held_id=held_id, source_type=held.source_type,
+                               errors=examined.errors)
+        new = prepare(examined.body, held.raw, examined.event, now)
         with driver_cursor(conn) as cursor:
-            accepted = admit(cursor, conn.dialect, prepare(body, held.raw, event, now), adapters)
+            accepted = admit(cursor, conn.dialect, new, adapters)
         quarantine.resolve(conn, held_id, now, event_id=accepted.event_id)
         return accepted

@@ -5,6 +5,7 @@ import logging
 from flask import jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .jsontext import StrictJSONProvider
 from .store.transactions import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ def unavailable(message: str):
 
 
 def init_app(app) -> None:
-    """Answer every error as JSON, and never with a 500."""
+    """Answer every error as strict JSON, and never with a 500."""
+    app.json = StrictJSONProvider(app)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):

@@ -4,6 +4,7 @@ import time
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .auth import TOKEN_HEADER, TokenMismatch, check_token
 from .config import get_settings
@@ -40,12 +41,23 @@ def start_timer():
     g.started = time.perf_counter()
 
 
+def request_body(limit: int) -> bytes:
+    """The whole body, or RequestEntityTooLarge past `limit` bytes, whether or not it is chunked."""
+    # A chunked body is cut off at the limit without a word, so read one byte more to
+    # tell a body of exactly `limit` bytes from a longer one.
+    request.max_content_length = limit + 1
+    raw = request.get_data(cache=False)
+    if len(raw) > limit:
+        raise RequestEntityTooLarge()
+    return raw
+
+
 @bp.post("/webhooks/rocketchat")
 def receive():
     """Accept one Rocket.Chat Omnichannel event."""
     settings = get_settings()
     check_token(request.headers.get(TOKEN_HEADER), settings.tokens)
-    outcome = accept(get_engine(), request.get_data(cache=False), settings.adapters,
+    outcome = accept(get_engine(), request_body(settings.max_body_bytes), settings.adapters,
                      datetime.now(timezone.utc), write_back=current_app.extensions[WRITE_BACK])
     if isinstance(outcome, Accepted):
         g.event_type, g.outcome = outcome.source_type, "duplicate" if outcome.duplicate else "accepted"

@@ -53,7 +53,7 @@ def test_duplicate_is_answered_200_and_stored_once(post, engine):
     (b"null", "expected an object"),
     (b'{"type": NaN}', "not valid JSON"),
     (b"\xff\xfe\x00garbage", "not valid JSON"),
-    (b"[" * 100_000, "not valid JSON"),
+    (b"[" * 100_000, "deeper than 64 levels"),
 ])
 def test_body_that_is_not_a_json_object_is_400(post, engine, body, reason):
     response = post(body)

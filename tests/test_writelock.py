@@ -5,6 +5,7 @@ import multiprocessing
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -13,7 +14,7 @@ from receiver.store import schema
 from receiver.store.db import EXTENSION, make_engine
 from receiver.store.writelock import WriteLock, WriteLockTimeout
 
-from .conftest import TOKEN, count, payload
+from .conftest import TOKEN, StoreLock, count, payload
 
 HOLDER = """
 import fcntl, os, sys
@@ -135,4 +136,35 @@ def test_a_sqlite_engine_queues_on_the_file_beside_its_database(tmp_path, other_
     assert post().status_code == 200
     assert count(engine, "events") == 1
     app.extensions[EXTENSION].dispose()
+    engine.dispose()
+
+
+STORE_TIMEOUT = 2.0
+MARGIN = 1.0  # for a busy machine; the two waits added up came to 1.6 s past the timeout
+
+
+@pytest.mark.parametrize("body", [
+    payload("e-message-visitor"),  # stored on the driver's connection
+    {"type": "Message"},  # quarantined through a SQLAlchemy transaction
+])
+def test_the_queue_and_sqlites_own_wait_end_within_one_store_timeout(
+        tmp_path, other_process_holding, body):
+    database = tmp_path / "receiver.sqlite3"
+    app = create_app({"ROCKETCHAT_LIVECHAT_TOKEN": TOKEN, "DATABASE_URL": f"sqlite:///{database}",
+                      "RECEIVER_ADAPTERS": "log",
+                      "RECEIVER_STORE_TIMEOUT_SECONDS": str(STORE_TIMEOUT)})
+    engine = app.extensions[EXTENSION]
+    schema.upgrade(engine)
+    # Another writer queues ahead for most of the timeout, while one that does not queue
+    # (the sqlite3 shell, a migration) holds the database itself throughout.
+    let_go = other_process_holding(f"{database}-writelock")
+    with StoreLock(engine):
+        threading.Timer(STORE_TIMEOUT * 0.8, let_go).start()
+        started = time.monotonic()
+        response = app.test_client().post(
+            "/webhooks/rocketchat", data=json.dumps(body),
+            headers={"X-RocketChat-Livechat-Token": TOKEN})
+        waited = time.monotonic() - started
+    assert response.status_code == 503
+    assert waited < STORE_TIMEOUT + MARGIN
     engine.dispose()

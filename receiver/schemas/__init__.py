@@ -3,10 +3,11 @@
 from marshmallow import ValidationError
 
 from .. import records
+from .errors import bounded
 from .events import SCHEMAS, TEST_ROOM_ID
 from .fields import Storable
 
-__all__ = ["SCHEMAS", "TEST_ROOM_ID", "ValidationError", "parse_event", "storable_type"]
+__all__ = ["SCHEMAS", "TEST_ROOM_ID", "ValidationError", "bounded", "parse_event", "storable_type"]
 
 # Schemas hold no per-load state, so one instance per type serves every request.
 _LOADERS = {name: schema() for name, schema in SCHEMAS.items()}

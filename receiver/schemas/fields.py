@@ -2,9 +2,12 @@
 
 import datetime as dt
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields, utils, validate
 
 from ..store.tables import ID_LENGTH
+from .errors import FIRST_ERRORS
+
+UNCHECKED = "_unchecked"  # beside a list's first errors: how many items after them were not read
 
 
 class Storable(validate.Validator):
@@ -112,7 +115,29 @@ class OptionalDict(fields.Dict):
         return super().deserialize(value, attr, data, **kwargs)
 
 
-class OptionalList(fields.List):
+class BoundedList(fields.List):
+    """A list that stops at its first few failing items: a refusal costs no more than an acceptance."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list:
+        if not utils.is_collection(value):
+            raise self.make_error("invalid")
+        result, errors = [], {}
+        for index, item in enumerate(value):
+            try:
+                result.append(self.inner.deserialize(item, **kwargs))
+            except ValidationError as error:
+                errors[index] = error.messages
+                if len(errors) == FIRST_ERRORS:
+                    # The body is refused either way; the rest would only add errors.
+                    if index + 1 < len(value):
+                        errors[UNCHECKED] = len(value) - index - 1
+                    break
+        if errors:
+            raise ValidationError(errors, valid_data=result)
+        return result
+
+
+class OptionalList(BoundedList):
     """A list that reads null and absence as empty."""
 
     def __init__(self, inner, **kwargs):

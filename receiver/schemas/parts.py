@@ -3,7 +3,7 @@
 from marshmallow import EXCLUDE, Schema, fields, post_load
 
 from .. import records
-from .fields import AddressList, FirstAddress, OptionalDict, OptionalList, Timestamp
+from .fields import AddressList, BoundedList, FirstAddress, OptionalDict, OptionalList, Timestamp
 
 
 def text(**kwargs):
@@ -141,7 +141,7 @@ class MessageSchema(Tolerant):
     u = fields.Nested(UserRefSchema, load_default=None, allow_none=True)
     username = text()
     msg = text()
-    blocks = fields.List(fields.Raw(), load_default=None, allow_none=True)
+    blocks = BoundedList(fields.Raw(), load_default=None, allow_none=True)
     ts = Timestamp(required=True)
     editedAt = Timestamp(load_default=None, allow_none=True)
     agentId = text()

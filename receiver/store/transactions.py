@@ -7,7 +7,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from .db import write_lock
-from .writelock import WriteLockTimeout
+from .writelock import WriteLockTimeout, busy_timeout_pragma
 
 
 class StoreUnavailable(Exception):
@@ -20,15 +20,18 @@ def transaction(engine: Engine, *, one_statement: bool = False):
 
     With `one_statement`, the caller runs a single statement, which PostgreSQL commits on
     its own: no BEGIN and COMMIT round trips. SQLite always takes its write lock up front,
-    queueing on the file's WriteLock first.
+    queueing on the file's WriteLock first; its own wait gets only what is left of the timeout.
     """
     with _unavailable_on_failure(engine):
         if one_statement and engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 yield conn
         else:
-            with _queued_writer(engine), engine.begin() as conn:
-                yield conn
+            with _queued_writer(engine) as seconds_left, engine.connect() as conn:
+                if seconds_left is not None:
+                    conn.connection.driver_connection.execute(busy_timeout_pragma(seconds_left))
+                with conn.begin():
+                    yield conn
 
 
 @contextmanager
@@ -42,13 +45,15 @@ def driver_transaction(engine: Engine, *, one_statement: bool = False):
     """
     dialect = engine.dialect
     autocommit = one_statement and dialect.name == "postgresql"
-    with _unavailable_on_failure(engine), _queued_writer(engine):
+    with _unavailable_on_failure(engine), _queued_writer(engine) as seconds_left:
         connection = engine.raw_connection()
         driver = connection.driver_connection
         try:
             if autocommit:
                 driver.autocommit = True
             cursor = driver.cursor()
+            if seconds_left is not None:
+                cursor.execute(busy_timeout_pragma(seconds_left))
             if dialect.name == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")
             yield cursor
@@ -83,7 +88,8 @@ def driver_cursor(conn):
 
 
 def _queued_writer(engine: Engine):
-    """On an SQLite file, the wait for its WriteLock; elsewhere, nothing to wait for."""
+    """On an SQLite file, the wait for its WriteLock, yielding the seconds left for SQLite's
+    own wait; elsewhere, nothing to wait for (None)."""
     lock = write_lock(engine)
     return lock.held() if lock else nullcontext()
 

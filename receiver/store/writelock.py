@@ -6,6 +6,11 @@ an advisory lock on a file beside the database first, and polling it every 50 µ
 1 ms, hands the write lock over within a fraction of a commit. SQLite's own locking
 still decides correctness; this lock only shortens the wait, so a writer that does not
 take it (a migration, the sqlite3 shell) is merely waited for the slow way.
+
+Both waits share one deadline: `held()` yields the time left of the timeout, and the
+writer gives SQLite's own wait only that (`busy_timeout_pragma`). Otherwise a writer
+queued here behind one stuck in SQLite's wait could wait twice the timeout, past the
+sender's.
 """
 
 import fcntl
@@ -37,7 +42,10 @@ class WriteLock:
 
     @contextmanager
     def held(self):
-        """Hold the lock for the block, or raise WriteLockTimeout after `timeout_seconds`."""
+        """Hold the lock for the block, yielding the seconds left of `timeout_seconds`.
+
+        Raises WriteLockTimeout when the lock is not free within `timeout_seconds`.
+        """
         deadline = time.monotonic() + self.timeout_seconds
         if not self._threads.acquire(timeout=self.timeout_seconds):
             raise WriteLockTimeout(f"another thread held {self.path} for {self.timeout_seconds} s")
@@ -46,7 +54,7 @@ class WriteLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 self._wait_for(fd, deadline)
-                yield
+                yield max(0.0, deadline - time.monotonic())
             finally:
                 os.close(fd)  # closing releases the flock
         finally:
@@ -67,6 +75,11 @@ class WriteLock:
 
     def _forget_threads(self) -> None:
         self._threads = threading.Lock()
+
+
+def busy_timeout_pragma(seconds_left: float) -> str:
+    """The statement that makes SQLite's own wait for the file end within `seconds_left`."""
+    return f"PRAGMA busy_timeout={int(seconds_left * 1000)}"
 
 
 def _after_fork_in_child() -> None:
