@@ -1,6 +1,10 @@
 """Who a CRM record is about: the identifiers and name facts both CRM adapters match on."""
 
+import re
 from dataclasses import dataclass, field
+
+IDENTIFIER_KINDS = ("token", "email", "phone")  # strongest first
+PHONE_NOISE = re.compile(r"[\s().-]")
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,16 @@ class Person:
     def key(self) -> str | None:
         """The strongest identifier, to remember the CRM's record id by."""
         return self.email or self.token or self.phone
+
+    @property
+    def name(self) -> str | None:
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or None
+
+    def identifiers(self) -> list[tuple[str, str]]:
+        """(kind, value) of each identifier the visitor gave, strongest first, normalized."""
+        values = {"token": self.token, "email": (self.email or "").strip().lower(),
+                  "phone": PHONE_NOISE.sub("", self.phone or "")}
+        return [(kind, values[kind]) for kind in IDENTIFIER_KINDS if values[kind]]
 
     def describe(self) -> str:
         return "the visitor" if not self.key else f"visitor {self.key}"
