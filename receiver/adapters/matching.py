@@ -105,7 +105,7 @@ class Matcher:
         remembered_as = (records.scope, tuple(keys), fingerprint(wanted))
         if (remembered := self.memo.get(remembered_as)) is not None:
             return remembered
-        match = (self.linked(records, keys, wanted) or self.found(records, identifiers, wanted)
+        match = (self.linked(records, keys, wanted) or self.found(records, person, wanted)
                  or self.created(records, keys, wanted))
         self.links.link(records.scope, keys, match.record_id, match.matched_by)
         self.memo.put(remembered_as, match)
@@ -133,10 +133,10 @@ class Matcher:
                                               records.name_of(held)), held, wanted)
         return None
 
-    def found(self, records: Records, identifiers: list, wanted: dict) -> Match | None:
-        """The record the CRM finds by token, email or phone."""
-        for kind, value in identifiers:
-            record_id = records.find(kind, value)
+    def found(self, records: Records, person: Person, wanted: dict) -> Match | None:
+        """The record the CRM finds by token, email or phone, as the visitor wrote them."""
+        for kind, _ in person.identifiers():
+            record_id = records.find(kind, getattr(person, kind))
             held = records.read(record_id) if record_id else None
             if held is not None:
                 return self.filled(records, Match(record_id, kind, records.name_of(held)),

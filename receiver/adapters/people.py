@@ -19,11 +19,6 @@ class Person:
     custom_fields: dict = field(default_factory=dict)
 
     @property
-    def key(self) -> str | None:
-        """The strongest identifier, to remember the CRM's record id by."""
-        return self.email or self.token or self.phone
-
-    @property
     def name(self) -> str | None:
         return " ".join(part for part in (self.first_name, self.last_name) if part) or None
 
@@ -32,9 +27,6 @@ class Person:
         values = {"token": self.token, "email": (self.email or "").strip().lower(),
                   "phone": PHONE_NOISE.sub("", self.phone or "")}
         return [(kind, values[kind]) for kind in IDENTIFIER_KINDS if values[kind]]
-
-    def describe(self) -> str:
-        return "the visitor" if not self.key else f"visitor {self.key}"
 
 
 def split_name(name: str | None) -> tuple[str | None, str | None]:
