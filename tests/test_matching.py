@@ -181,12 +181,15 @@ FIELD_RULES = [
     ({"a": "0"}, {"a": "1"}, ("a",), {"a": "1"}),
     ({"a": "1"}, {"a": "1"}, ("a",), {}),
     ({"token": "mine"}, {"token": "theirs"}, ("token",), {}),
+    ({"last": "Visitor"}, {"last": "Lima"}, (), {"last": "Lima"}),  # a placeholder
+    ({"last": "Visitor"}, {"last": "Visitor"}, (), {}),
 ]
 
 
 @pytest.mark.parametrize("held, wanted, overwrite, written", FIELD_RULES)
 def test_only_empty_or_opted_in_fields_are_written(held, wanted, overwrite, written):
-    assert fields_to_write(held, wanted, overwrite, protected={"token"}) == written
+    assert fields_to_write(held, wanted, overwrite, protected={"token"},
+                           placeholders={"last": "Visitor"}) == written
 
 
 @pytest.mark.parametrize("held, given, differ", [

@@ -279,3 +279,11 @@ def test_a_token_deleted_by_the_thirty_first_is_renewed(zoho, adapter):
             make(zoho.url).tokens.refresh()
     outcome = adapter.deliver(event("e-livechat-session-start", phones=["+5511999990000"]))
     assert isinstance(outcome, Delivered) and zoho.token_grants == 32
+
+
+def test_the_last_name_placeholder_gives_way_to_the_name_given_later(zoho, adapter):
+    adapter.deliver(event("e-livechat-session-start", name=None))  # only guest-1042 so far
+    [record] = zoho.records["Contacts"].values()
+    assert record["Last_Name"] == "Visitor" and "First_Name" not in record
+    adapter.deliver(event("e-livechat-session-start", name="Maria Silva"))
+    assert (record["First_Name"], record["Last_Name"]) == ("Maria", "Silva")

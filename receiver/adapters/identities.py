@@ -3,6 +3,8 @@
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..store import identities
 from ..store.db import make_engine
 from ..store.identities import Known, Taken
@@ -45,7 +47,7 @@ class IdentityLinks:
         try:
             with self.engine.connect() as conn:
                 return identities.known(conn, scope, identifiers)
-        except Exception as error:  # any database failure: retry the delivery later
+        except SQLAlchemyError as error:
             raise Transient(f"the receiver's database is unavailable: "
                             f"{type(error).__name__}") from None
 

@@ -43,6 +43,7 @@ class Records(Protocol):
     """One CRM module's records, as the matcher needs them."""
 
     scope: str  # the adapter and module, as links are kept
+    placeholders: dict  # field -> the value written while the visitor had not given one
 
     def find(self, kind: str, value: str) -> str | None: ...
     def read(self, record_id: str) -> dict | None: ...
@@ -76,14 +77,17 @@ def names_differ(held: str | None, given: str | None) -> bool:
     return bool(normal(held) and normal(given)) and normal(held) != normal(given)
 
 
-def fields_to_write(held: dict, wanted: dict, overwrite=frozenset(), protected=frozenset()) -> dict:
-    """The fields of `wanted` to write over `held`: empty ones, and opted-in ones that differ."""
+def fields_to_write(held: dict, wanted: dict, overwrite=frozenset(), protected=frozenset(),
+                    placeholders=None) -> dict:
+    """The fields of `wanted` to write over `held`: empty ones (or holding a placeholder),
+    and opted-in ones that differ."""
     written = {}
     for name, value in wanted.items():
         current = held.get(name)
-        if current in (None, ""):
-            written[name] = value
-        elif name in overwrite and name not in protected and current != value:
+        if current == value:
+            continue
+        if current in (None, "", (placeholders or {}).get(name)) or (
+                name in overwrite and name not in protected):
             written[name] = value
     return written
 
@@ -172,7 +176,8 @@ class Matcher:
 
     def filled(self, records: Records, match: Match, held: dict, wanted: dict) -> Match:
         """Write what the record lacks (and opted-in fields), never what it holds."""
-        written = fields_to_write(held, wanted, self.overwrite, self.protected)
+        written = fields_to_write(held, wanted, self.overwrite, self.protected,
+                                  records.placeholders)
         if written:
             records.update(match.record_id, written)
         return match

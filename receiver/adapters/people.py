@@ -47,7 +47,8 @@ def from_event(event: dict) -> Person:
         return Person(email=offline.get("email") or None, phone=None, token=None,
                       first_name=first, last_name=last)
     contact = event.get("contact") or {}
-    first, last = split_name(contact.get("name") or contact.get("username"))
+    # Not the username (`guest-1042`): a CRM keeps a name once written, so only a real one.
+    first, last = split_name(contact.get("name"))
     return Person(
         email=next(iter(contact.get("emails") or []), None),
         phone=next(iter(contact.get("phones") or []), None),

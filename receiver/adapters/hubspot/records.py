@@ -12,6 +12,7 @@ class HubSpotContacts:
     """Email and the visitor-token property are consistent reads; phone goes through search."""
 
     scope = "hubspot"
+    placeholders: dict = {}  # HubSpot requires no property a visitor may not have given
 
     def __init__(self, client: HubSpotClient, settings: HubSpotSettings):
         self.client = client

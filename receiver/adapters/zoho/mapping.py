@@ -7,11 +7,14 @@ from .settings import ZohoSettings
 NOTE_CONTENT_LIMIT = 32_000
 LEAD_SOURCE = "Chat"
 UNKNOWN_COMPANY = "Unknown"  # Leads require a company; a chat visitor rarely gives one
+# What stands in for a required fact the visitor has not given yet; later chat data
+# replaces it as if the field were empty.
+PLACEHOLDERS = {"Last_Name": "Visitor", "Company": UNKNOWN_COMPANY}
 
 
 def record_fields(person: Person, settings: ZohoSettings, module: str) -> dict:
     """The record's fields the event knows; absent facts are left as Zoho has them."""
-    last_name = person.last_name or (person.email or "").split("@")[0] or "Visitor"
+    last_name = person.last_name or PLACEHOLDERS["Last_Name"]
     fields = {
         "First_Name": person.first_name, "Last_Name": last_name,
         "Email": person.email, "Phone": person.phone, "Lead_Source": LEAD_SOURCE,

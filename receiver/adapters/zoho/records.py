@@ -1,6 +1,7 @@
 """Zoho CRM records of one module as the matcher sees them: found, read, created, updated by id."""
 
 from .client import ZohoClient
+from .mapping import PLACEHOLDERS
 from .settings import ZohoSettings
 
 NAME_FIELDS = ("First_Name", "Last_Name")
@@ -14,6 +15,7 @@ class ZohoRecords:
         self.settings = settings
         self.module = module
         self.scope = f"zoho/{module}"
+        self.placeholders = PLACEHOLDERS
         self.fields = [*NAME_FIELDS, "Email", "Phone", "Lead_Source",
                        *(["Company"] if module == "Leads" else []),
                        *([settings.token_field] if settings.token_field else []),
