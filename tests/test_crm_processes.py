@@ -33,7 +33,8 @@ def database_url(postgres_url):
 @pytest.fixture
 def crms():
     with FakeHubSpot(search_lag=SEARCH_LAG, lose_every=LOSE_EVERY) as hubspot, \
-            FakeZoho(search_lag=SEARCH_LAG, lose_every=LOSE_EVERY, lost_how="reset") as zoho:
+            FakeZoho(unique_fields=(), search_lag=SEARCH_LAG, lose_every=LOSE_EVERY,
+                     lost_how="reset") as zoho:
         yield hubspot, zoho
 
 

@@ -77,6 +77,11 @@ def names_differ(held: str | None, given: str | None) -> bool:
     return bool(normal(held) and normal(given)) and normal(held) != normal(given)
 
 
+def keys_of(person: Person) -> list[str]:
+    """The visitor's identifiers as the database keeps them, strongest first."""
+    return [digest(kind, value) for kind, value in person.identifiers()]
+
+
 def fields_to_write(held: dict, wanted: dict, overwrite=frozenset(), protected=frozenset(),
                     placeholders=None) -> dict:
     """The fields of `wanted` to write over `held`: empty ones (or holding a placeholder),
@@ -104,8 +109,7 @@ class Matcher:
 
     def match(self, records: Records, person: Person, wanted: dict) -> Match:
         """The visitor's record, holding what `wanted` may fill; links remembered."""
-        identifiers = person.identifiers()
-        keys = [digest(kind, value) for kind, value in identifiers]
+        keys = keys_of(person)
         remembered_as = (records.scope, tuple(keys), fingerprint(wanted))
         if (remembered := self.memo.get(remembered_as)) is not None:
             return remembered
@@ -117,7 +121,7 @@ class Matcher:
 
     def linked_id(self, records: Records, person: Person) -> str | None:
         """The record a remembered link names for the visitor, without asking the CRM."""
-        keys = [digest(kind, value) for kind, value in person.identifiers()]
+        keys = keys_of(person)
         rows = self.links.known(records.scope, keys)
         return next((rows[key].record_id for key in keys
                      if key in rows and rows[key].record_id), None)
