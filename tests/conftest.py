@@ -4,6 +4,7 @@ import contextlib
 import copy
 import json
 import os
+import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -264,3 +265,21 @@ class StoreLock:
 
     def __exit__(self, *exc_info):
         self.release()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory) -> Path:
+    """One migrated SQLite database for the session, copied by `store_url`."""
+    path = tmp_path_factory.mktemp("store") / "template.sqlite3"
+    engine = create_engine(f"sqlite:///{path}")
+    schema.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def store_url(migrated_sqlite_template, tmp_path) -> str:
+    """An empty, migrated SQLite database of the test's own, for adapters that keep CRM links."""
+    path = tmp_path / "adapter-store.sqlite3"
+    shutil.copy(migrated_sqlite_template, path)
+    return f"sqlite:///{path}"

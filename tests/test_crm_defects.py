@@ -13,7 +13,6 @@ from .conftest import sample_with
 from .fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from .fakes.hubspot import FakeHubSpot, Reply
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
-from .stores import migrated_template, store_url  # noqa: F401 (fixtures)
 
 PHONE, EMAIL = "+5511999990000", "maria@example.com"
 NOT_FOUND = Reply(404, {"status": "error", "category": "OBJECT_NOT_FOUND",

@@ -14,7 +14,6 @@ from receiver.testing import AdapterContract, sample_events
 from .conftest import sample_with as event
 from .fakes.hubspot import TOKEN, FakeHubSpot, Reply, rate_limited
 from .redeliver import Redelivering
-from .stores import migrated_template, store_url  # noqa: F401 (fixtures)
 
 STORE = {}
 

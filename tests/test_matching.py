@@ -19,7 +19,6 @@ from .conftest import sample_with
 from .fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from .fakes.hubspot import FakeHubSpot
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
-from .stores import migrated_template, store_url  # noqa: F401 (fixtures)
 
 T, E, P = "token-ana", "ana@example.com", "+5511988887777"
 

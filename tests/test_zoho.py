@@ -14,7 +14,6 @@ from receiver.testing import AdapterContract, sample_events
 from .conftest import sample_with as event
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
 from .redeliver import Redelivering
-from .stores import migrated_template, store_url  # noqa: F401 (fixtures)
 from .test_hubspot import ORDERS, visits
 
 STORE = {}

@@ -3,7 +3,7 @@
 from ..api import ApiAdapter, ApiSession, Permanent
 from ..base import Delivered
 from ..identities import IdentityLinks
-from ..matching import Match, Matcher
+from ..matching import Matcher
 from ..memo import Memo
 from ..people import from_event
 from ..transcript import closes_conversation
