@@ -113,9 +113,11 @@ class Matcher:
         remembered_as = (records.scope, tuple(keys), fingerprint(wanted))
         if (remembered := self.memo.get(remembered_as)) is not None:
             return remembered
-        match = (self.linked(records, keys, wanted) or self.found(records, person, wanted)
+        rows = self.links.known(records.scope, keys)
+        match = (self.linked(records, keys, rows, wanted) or self.found(records, person, wanted)
                  or self.created(records, keys, wanted))
-        self.links.link(records.scope, keys, match.record_id, match.matched_by)
+        if any(key not in rows or rows[key].record_id != match.record_id for key in keys):
+            self.links.link(records.scope, keys, match.record_id, match.matched_by)
         self.memo.put(remembered_as, match)
         return match
 
@@ -126,9 +128,8 @@ class Matcher:
         return next((rows[key].record_id for key in keys
                      if key in rows and rows[key].record_id), None)
 
-    def linked(self, records: Records, keys: list[str], wanted: dict) -> Match | None:
-        """The record a remembered link names, strongest identifier first."""
-        rows = self.links.known(records.scope, keys)
+    def linked(self, records: Records, keys: list[str], rows: dict, wanted: dict) -> Match | None:
+        """The record a remembered link (one of `rows`) names, strongest identifier first."""
         for key in keys:
             row = rows.get(key)
             if row is None or row.record_id is None:

@@ -1,4 +1,4 @@
-"""The `zoho` adapter: Contacts (or Leads) kept in sync, transcripts and offline messages as Notes."""
+"""The `zoho` adapter: Contacts (or Leads) filled in, transcripts and offline messages as Notes."""
 
 from ..api import ApiAdapter, ApiSession, Permanent
 from ..base import Delivered
