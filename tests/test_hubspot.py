@@ -323,3 +323,13 @@ def test_search_over_its_limit_is_retried(hubspot, adapter):
                     for n in range(6)]
     assert all(isinstance(outcome, Delivered) for outcome in outcomes[:5])
     assert isinstance(outcomes[5], RetryLater) and "HubSpot HTTP 429" in outcomes[5].reason
+
+
+def test_an_email_another_contact_holds_is_left_with_it(hubspot, adapter):
+    adapter.deliver(event("e-livechat-session-start", emails=[], phones=["+5511999990000"]))
+    [mine] = hubspot.contacts
+    theirs = hubspot.add_contact(email="maria@example.com", lastname="Souza")
+    outcome = adapter.deliver(sample_events()["e-livechat-session-close"])
+    assert isinstance(outcome, Delivered) and outcome.references["contact_id"] == mine
+    assert "email" not in hubspot.contacts[mine]
+    assert hubspot.contacts[theirs] == {"email": "maria@example.com", "lastname": "Souza"}
