@@ -4,6 +4,7 @@ import contextlib
 import copy
 import json
 import os
+import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -122,7 +123,8 @@ def postgres_url():
 def _truncate(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE events, deliveries, quarantine, crm_links RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE events, deliveries, quarantine, crm_links, crm_identities"
+                          " RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 
@@ -264,3 +266,21 @@ class StoreLock:
 
     def __exit__(self, *exc_info):
         self.release()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory) -> Path:
+    """One migrated SQLite database for the session, copied by `store_url`."""
+    path = tmp_path_factory.mktemp("store") / "template.sqlite3"
+    engine = create_engine(f"sqlite:///{path}")
+    schema.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def store_url(migrated_sqlite_template, tmp_path) -> str:
+    """An empty, migrated SQLite database of the test's own, for adapters that keep CRM links."""
+    path = tmp_path / "adapter-store.sqlite3"
+    shutil.copy(migrated_sqlite_template, path)
+    return f"sqlite:///{path}"

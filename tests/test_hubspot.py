@@ -3,6 +3,7 @@
 import copy
 
 import pytest
+from freezegun import freeze_time
 
 from receiver.adapters import Delivered, Failed, RetryLater
 from receiver.adapters.hubspot import HubSpotAdapter
@@ -12,12 +13,20 @@ from receiver.testing import AdapterContract, sample_events
 
 from .conftest import sample_with as event
 from .fakes.hubspot import TOKEN, FakeHubSpot, Reply, rate_limited
+from .redeliver import Redelivering
+
+STORE = {}
+
+
+@pytest.fixture(autouse=True)
+def _store(store_url):
+    STORE["url"] = store_url
 
 
 def hubspot_settings(url, **environ):
     return load_settings({"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "hubspot",
                           "RECEIVER_HUBSPOT_TOKEN": TOKEN, "RECEIVER_HUBSPOT_API_URL": url,
-                          **environ})
+                          "DATABASE_URL": STORE["url"], **environ})
 
 
 @pytest.fixture
@@ -87,11 +96,14 @@ def test_repeated_events_of_a_known_visitor_cost_no_calls(hubspot, adapter):
     assert len(hubspot.requests) == before
 
 
-def test_an_existing_contact_is_found_by_email_and_kept_in_sync(hubspot, adapter):
+def test_an_existing_contact_is_found_by_email_and_only_its_empty_fields_filled(
+        hubspot, adapter):
     existing = hubspot.add_contact(email="MARIA@example.com", lastname="Old")
     adapter.deliver(sample_events()["e-livechat-session-start"])
     assert list(hubspot.contacts) == [existing]
-    assert hubspot.contacts[existing]["lastname"] == "Silva"
+    assert hubspot.contacts[existing] == {
+        "email": "MARIA@example.com", "lastname": "Old", "firstname": "Maria",
+        "rocketchat_visitor_token": "c9f1e0d2-4b7a-4e1f-9a3c-1d2e3f4a5b6c"}
 
 
 def test_without_email_the_contact_is_found_by_phone_through_search(hubspot, adapter):
@@ -226,3 +238,98 @@ def test_check_names_the_missing_visitor_token_property(hubspot):
 def test_the_token_is_required_at_start_up():
     with pytest.raises(ConfigError, match="RECEIVER_HUBSPOT_TOKEN is required"):
         load_settings({"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "hubspot"})
+
+
+# With search lagging writes and every other write's answer lost, as HubSpot can be.
+
+HOSTILE = {"RECEIVER_LEASE_SECONDS": "4", "RECEIVER_HTTP_TIMEOUT": "1",
+           "RECEIVER_HUBSPOT_SEARCH_LAG_SECONDS": "0.5"}
+
+
+@pytest.fixture
+def hostile():
+    with FakeHubSpot(search_lag=0.3, lose_every=2) as fake:
+        yield fake
+
+
+class TestHubSpotContractWithLagAndLostAnswers(AdapterContract):
+    @pytest.fixture(autouse=True)
+    def _fake(self, hostile):
+        self.hubspot = hostile
+
+    def make_adapter(self):
+        return Redelivering(HubSpotAdapter(hubspot_settings(self.hubspot.url, **HOSTILE)))
+
+    def test_delivering_twice_leaves_one_contact_and_one_note(self):
+        self.test_delivering_twice_is_harmless()
+        assert len(self.hubspot.contacts) == 1 and len(self.hubspot.notes) == 1
+        assert self.hubspot.lost.lost >= 1
+
+
+ORDERS = {  # what each visitor gives, event by event, in three conversations
+    "phone, then email": [{"phones": ["+5511900000001"]}, {"emails": ["a@example.com"]}],
+    "email, then phone": [{"emails": ["b@example.com"]}, {"phones": ["+5511900000002"]}],
+    "token only, then phone and email": [{}, {"phones": ["+5511900000003"],
+                                              "emails": ["c@example.com"]}],
+}
+
+
+def visits(order: str, n: int) -> list[dict]:
+    """Two conversations of one visitor; the second a return visit with everything known."""
+    token, steps = f"token-{n}", ORDERS[order]
+    known = {"emails": [], "phones": []}
+    events = []
+    for room, kinds in ((f"room-{n}-a", ("e-livechat-session-start", "e-message-visitor",
+                                         "e-livechat-session-close")),
+                        (f"room-{n}-b", ("e-livechat-session-start", "e-livechat-session-close"))):
+        for step, kind in enumerate(kinds):
+            if step < len(steps):
+                for name, values in steps[step].items():
+                    known[name] = known[name] + values
+            chosen = event(kind, token=token, name=f"Visitor {n}", **known)
+            chosen["conversation"]["id"] = room
+            events.append(chosen)
+    return events
+
+
+def test_identifiers_in_any_order_make_one_contact_each_despite_lag_and_lost_answers(hostile):
+    # Two workers, alternating, so neither's memory carries a visitor from event to event.
+    workers = [Redelivering(HubSpotAdapter(hubspot_settings(hostile.url, **HOSTILE)))
+               for _ in range(2)]
+    for n, order in enumerate(ORDERS):
+        for step, each in enumerate(visits(order, n)):
+            assert isinstance(workers[step % 2].deliver(each), Delivered), (order, step)
+    for worker in workers:
+        worker.close()
+    assert hostile.lost.lost >= 5
+    assert len(hostile.contacts) == len(ORDERS)
+    for contact_id, contact in hostile.contacts.items():
+        notes = [note["hs_note_body"] for note in hostile.notes_of(contact_id)]
+        assert len(notes) == 2, contact  # one per conversation
+        assert contact["email"] and contact["phone"] and contact["rocketchat_visitor_token"]
+
+
+def test_a_token_rotated_early_fails_for_good_naming_the_setting(hubspot, adapter):
+    adapter.deliver(sample_events()["e-livechat-session-start"])
+    hubspot.rotate_token()
+    outcome = adapter.deliver(event("e-livechat-session-start", phones=["+5511999990000"]))
+    assert isinstance(outcome, Failed) and "RECEIVER_HUBSPOT_TOKEN" in outcome.reason
+
+
+def test_search_over_its_limit_is_retried(hubspot, adapter):
+    with freeze_time():  # six searches within the same second, however slow the machine
+        outcomes = [adapter.deliver(event("e-livechat-session-start", emails=[],
+                                          phones=[f"+55119{n:08d}"], token=None))
+                    for n in range(6)]
+    assert all(isinstance(outcome, Delivered) for outcome in outcomes[:5])
+    assert isinstance(outcomes[5], RetryLater) and "HubSpot HTTP 429" in outcomes[5].reason
+
+
+def test_an_email_another_contact_holds_is_left_with_it(hubspot, adapter):
+    adapter.deliver(event("e-livechat-session-start", emails=[], phones=["+5511999990000"]))
+    [mine] = hubspot.contacts
+    theirs = hubspot.add_contact(email="maria@example.com", lastname="Souza")
+    outcome = adapter.deliver(sample_events()["e-livechat-session-close"])
+    assert isinstance(outcome, Delivered) and outcome.references["contact_id"] == mine
+    assert "email" not in hubspot.contacts[mine]
+    assert hubspot.contacts[theirs] == {"email": "maria@example.com", "lastname": "Souza"}

@@ -13,13 +13,22 @@ from receiver.testing import AdapterContract, sample_events
 
 from .conftest import sample_with as event
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
+from .redeliver import Redelivering
+from .test_hubspot import ORDERS, visits
+
+STORE = {}
+
+
+@pytest.fixture(autouse=True)
+def _store(store_url):
+    STORE["url"] = store_url
 
 
 def zoho_environ(url, **environ):
     return {"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "zoho",
             "RECEIVER_ZOHO_CLIENT_ID": CLIENT_ID, "RECEIVER_ZOHO_CLIENT_SECRET": CLIENT_SECRET,
             "RECEIVER_ZOHO_REFRESH_TOKEN": REFRESH_TOKEN, "RECEIVER_ZOHO_ACCOUNTS_URL": url,
-            **environ}
+            "DATABASE_URL": STORE.get("url", "sqlite://"), **environ}
 
 
 def make(url, **environ):
@@ -79,17 +88,17 @@ def test_the_access_token_is_reused_until_it_expires(zoho):
         adapter.deliver(event("e-livechat-session-start", name="Maria Souza"))
         assert zoho.token_grants == 1
         clock.tick(timedelta(minutes=59, seconds=30))  # inside the last minute: renew early
-        adapter.deliver(event("e-livechat-session-start", name="Maria Silva"))
+        adapter.deliver(event("e-livechat-session-start", name="Maria Santos"))
         assert zoho.token_grants == 2
 
 
 def test_a_token_rejected_early_is_renewed_once_and_the_call_repeated(zoho, adapter):
     adapter.deliver(sample_events()["e-livechat-session-start"])
     zoho.revoke_tokens()
-    outcome = adapter.deliver(event("e-livechat-session-start", name="Maria Souza"))
+    outcome = adapter.deliver(event("e-livechat-session-start", phones=["+5511999990000"]))
     assert isinstance(outcome, Delivered) and zoho.token_grants == 2
     [record] = zoho.records["Contacts"].values()
-    assert record["Last_Name"] == "Souza"
+    assert record["Phone"] == "+5511999990000"
 
 
 def test_a_revoked_refresh_token_fails_for_good_naming_the_setting(zoho):
@@ -209,3 +218,71 @@ def test_credentials_are_required_at_start_up():
     with pytest.raises(ConfigError, match="RECEIVER_ZOHO_CLIENT_ID, RECEIVER_ZOHO_CLIENT_SECRET"):
         load_settings({"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "zoho",
                        "RECEIVER_ZOHO_REFRESH_TOKEN": "x"})
+
+
+# With search lagging writes and every other write's answer lost, as Zoho can be.
+
+HOSTILE = {"RECEIVER_LEASE_SECONDS": "4", "RECEIVER_HTTP_TIMEOUT": "1",
+           "RECEIVER_ZOHO_SEARCH_LAG_SECONDS": "0.5"}
+
+
+@pytest.fixture
+def hostile():
+    # No unique field at all: nothing but search (which lags) can find a record.
+    with FakeZoho(unique_fields=(), search_lag=0.3, lose_every=2, lost_how="reset") as fake:
+        yield fake
+
+
+class TestZohoContractWithLagAndLostAnswers(AdapterContract):
+    @pytest.fixture(autouse=True)
+    def _fake(self, hostile):
+        self.zoho = hostile
+
+    def make_adapter(self):
+        return Redelivering(make(self.zoho.url, **HOSTILE))
+
+    def test_delivering_twice_leaves_one_record_and_one_note(self):
+        self.test_delivering_twice_is_harmless()
+        assert len(self.zoho.records["Contacts"]) == 1 and len(self.zoho.notes) == 1
+        assert self.zoho.lost.lost >= 1
+
+
+def test_identifiers_in_any_order_make_one_record_each_despite_lag_and_lost_answers(hostile):
+    workers = [Redelivering(make(hostile.url, **HOSTILE)) for _ in range(2)]
+    for n, order in enumerate(ORDERS):
+        for step, each in enumerate(visits(order, n)):
+            assert isinstance(workers[step % 2].deliver(each), Delivered), (order, step)
+    for worker in workers:
+        worker.close()
+    assert hostile.lost.lost >= 5
+    assert len(hostile.records["Contacts"]) == len(ORDERS)
+    for record_id, record in hostile.records["Contacts"].items():
+        assert len(hostile.notes_of("Contacts", record_id)) == 2, record
+        assert record["Email"] and record["Phone"]
+
+
+def test_an_eleventh_access_token_in_ten_minutes_is_refused_and_retried(zoho):
+    for _ in range(10):
+        make(zoho.url).deliver(sample_events()["e-livechat-session-start"])
+    assert zoho.token_grants == 10
+    outcome = make(zoho.url).deliver(sample_events()["e-livechat-session-start"])
+    assert isinstance(outcome, RetryLater) and "too many requests" in outcome.reason
+    assert outcome.delay == 60.0
+
+
+def test_a_token_deleted_by_the_thirty_first_is_renewed(zoho, adapter):
+    adapter.deliver(sample_events()["e-livechat-session-start"])
+    with freeze_time() as clock:
+        for _ in range(30):  # other clients of the same refresh token, over an hour
+            clock.tick(timedelta(minutes=2))
+            make(zoho.url).tokens.refresh()
+    outcome = adapter.deliver(event("e-livechat-session-start", phones=["+5511999990000"]))
+    assert isinstance(outcome, Delivered) and zoho.token_grants == 32
+
+
+def test_the_last_name_placeholder_gives_way_to_the_name_given_later(zoho, adapter):
+    adapter.deliver(event("e-livechat-session-start", name=None))  # only guest-1042 so far
+    [record] = zoho.records["Contacts"].values()
+    assert record["Last_Name"] == "Visitor" and "First_Name" not in record
+    adapter.deliver(event("e-livechat-session-start", name="Maria Silva"))
+    assert (record["First_Name"], record["Last_Name"]) == ("Maria", "Silva")

@@ -1,6 +1,10 @@
 """Who a CRM record is about: the identifiers and name facts both CRM adapters match on."""
 
+import re
 from dataclasses import dataclass, field
+
+IDENTIFIER_KINDS = ("token", "email", "phone")  # strongest first
+PHONE_NOISE = re.compile(r"[\s().-]")
 
 
 @dataclass(frozen=True)
@@ -15,12 +19,14 @@ class Person:
     custom_fields: dict = field(default_factory=dict)
 
     @property
-    def key(self) -> str | None:
-        """The strongest identifier, to remember the CRM's record id by."""
-        return self.email or self.token or self.phone
+    def name(self) -> str | None:
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or None
 
-    def describe(self) -> str:
-        return "the visitor" if not self.key else f"visitor {self.key}"
+    def identifiers(self) -> list[tuple[str, str]]:
+        """(kind, value) of each identifier the visitor gave, strongest first, normalized."""
+        values = {"token": self.token, "email": (self.email or "").strip().lower(),
+                  "phone": PHONE_NOISE.sub("", self.phone or "")}
+        return [(kind, values[kind]) for kind in IDENTIFIER_KINDS if values[kind]]
 
 
 def split_name(name: str | None) -> tuple[str | None, str | None]:
@@ -41,7 +47,8 @@ def from_event(event: dict) -> Person:
         return Person(email=offline.get("email") or None, phone=None, token=None,
                       first_name=first, last_name=last)
     contact = event.get("contact") or {}
-    first, last = split_name(contact.get("name") or contact.get("username"))
+    # Not the username (`guest-1042`): a CRM keeps a name once written, so only a real one.
+    first, last = split_name(contact.get("name"))
     return Person(
         email=next(iter(contact.get("emails") or []), None),
         phone=next(iter(contact.get("phones") or []), None),

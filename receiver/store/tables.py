@@ -104,3 +104,19 @@ crm_links = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "updated_at"),
 )
+
+# Which CRM record each visitor identifier (a digest of its token, email or phone) was matched
+# to, per adapter and module, so that every worker process updates the same record. A row
+# without a record is a claim to create it, which no other delivery takes before
+# `claimed_until`: long enough for the CRM's search to show a record whose answer was lost.
+crm_identities = Table(
+    "crm_identities", metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("identifier", String(64), primary_key=True),
+    Column("record_id", String(ID_LENGTH)),
+    Column("matched_by", String(16)),
+    Column("claimed_by", String(32)),
+    Column("claimed_until", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "scope", "record_id"),
+)

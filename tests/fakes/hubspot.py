@@ -1,21 +1,44 @@
 """A fake HubSpot CRM API: contacts, notes, associations and properties, as HubSpot documents them.
 
-What it mirrors: Bearer private-app tokens (401 INVALID_AUTHENTICATION), 403
-MISSING_SCOPES, 409 CONFLICT "Contact already exists. Existing ID: n" for unique
-properties, 400 VALIDATION_ERROR for unknown properties or a note without hs_timestamp,
-404 OBJECT_NOT_FOUND, the X-HubSpot-RateLimit-* headers and the 429 RATE_LIMIT body, and
-a search index that lags behind writes (it only sees contacts after `index()`).
+What it mirrors, and where HubSpot documents it:
+
+- Bearer private-app tokens, 401 INVALID_AUTHENTICATION, and a token rotated before its
+  time (`rotate_token()`: the old one is refused at once), 403 MISSING_SCOPES:
+  https://developers.hubspot.com/docs/api/private-apps and
+  https://developers.hubspot.com/docs/api/error-handling
+- Contacts read by id or by a unique property (`idProperty`, a consistent read), created
+  with 409 CONFLICT "Contact already exists. Existing ID: n" when a unique property is
+  taken, 404 OBJECT_NOT_FOUND, 400 VALIDATION_ERROR for unknown properties:
+  https://developers.hubspot.com/docs/api/crm/contacts and
+  https://developers.hubspot.com/docs/api/crm/properties (unique values)
+- Search that lags writes ("it may take a few moments for newly created or updated
+  objects to appear in search results"), `search_lag` seconds here, 3 by default, and
+  limited to five requests a second, whose answers carry no rate-limit headers:
+  https://developers.hubspot.com/docs/api/crm/search
+- The ten-second rolling limit (190 calls per private app) with the
+  X-HubSpot-RateLimit-* headers, and the 429 RATE_LIMIT body naming its policy:
+  https://developers.hubspot.com/docs/api/usage-details
+- Writes whose answer is lost (`lost.lose()`, `lose_every`): the write is kept, the client
+  sees a 504 gateway timeout or a closed connection; HubSpot's error guide lists 502/504
+  timeouts as answers to retry, and a retried create must expect the 409 above:
+  https://developers.hubspot.com/docs/api/error-handling
+- Notes with associations (type 202, note to contact), read in batches:
+  https://developers.hubspot.com/docs/api/crm/notes and
+  https://developers.hubspot.com/docs/api/crm/associations
 """
 
 import itertools
 import json
+import secrets
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
+from .faults import DEFAULT_SEARCH_LAG_SECONDS, LostAnswers, RollingLimit, SearchIndex, \
+    reset_connection
 from .server import Served, run_from_command_line
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -24,6 +47,10 @@ CONTACT_PROPERTIES = {"email", "phone", "firstname", "lastname", "company", TOKE
 NOTE_PROPERTIES = {"hs_timestamp", "hs_note_body", "hubspot_owner_id", "hs_attachment_ids"}
 RATE_LIMIT = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
               "X-HubSpot-RateLimit-Max": "190"}
+TEN_SECOND_LIMIT = 190
+SEARCH_PER_SECOND = 5
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+READS_BY_POST = ("/search", "/batch/read")
 
 
 def now_text() -> str:
@@ -45,27 +72,39 @@ class Reply:
     headers: dict = field(default_factory=dict)
 
 
-def rate_limited(daily: bool = False) -> Reply:
-    """HubSpot's 429 for the ten-second (or daily) limit."""
-    policy = "DAILY" if daily else "TEN_SECONDLY_ROLLING"
+def rate_limited(daily: bool = False, policy: str | None = None) -> Reply:
+    """HubSpot's 429 for the ten-second (or daily, or search's secondly) limit."""
+    policy = policy or ("DAILY" if daily else "TEN_SECONDLY_ROLLING")
+    headers = {} if policy == "SECONDLY" else {
+        **RATE_LIMIT, "X-HubSpot-RateLimit-Remaining": "0",
+        **({"X-HubSpot-RateLimit-Daily-Remaining": "0"} if daily else {})}
     return Reply(429, {"status": "error", "errorType": "RATE_LIMIT", "policyName": policy,
                        "message": f"You have reached your {policy.lower()} limit.",
-                       "correlationId": "00000000-fake"},
-                 {**RATE_LIMIT, "X-HubSpot-RateLimit-Remaining": "0",
-                  **({"X-HubSpot-RateLimit-Daily-Remaining": "0"} if daily else {})})
+                       "correlationId": "00000000-fake"}, headers)
+
+
+def gateway_timeout():
+    """What a client sees when HubSpot's edge gives up on a request HubSpot still completes."""
+    return Response("<html><body><h1>504 Gateway Time-out</h1></body></html>", status=504,
+                    content_type="text/html")
 
 
 class FakeHubSpot(Served):
     """State is plain dicts; `requests` lists (method, path) of every call received."""
 
     def __init__(self, port: int = 0, *, token: str = TOKEN,
-                 unique_properties=("email", TOKEN_PROPERTY), extra_properties=()):
+                 unique_properties=("email", TOKEN_PROPERTY), extra_properties=(),
+                 search_lag: float = DEFAULT_SEARCH_LAG_SECONDS, lose_every: int = 0,
+                 lost_how: str = "504", ten_second_limit: int = TEN_SECOND_LIMIT):
         self.token = token
         self.unique = set(unique_properties)
         self.contact_properties = CONTACT_PROPERTIES | set(extra_properties)
         self.contacts: dict[str, dict] = {}
         self.notes: dict[str, dict] = {}  # id -> {"properties": ..., "contacts": [...]}
-        self.searchable: set[str] = set()
+        self.search_index = SearchIndex(search_lag)
+        self.lost = LostAnswers(every=lose_every, how=lost_how)
+        self.limit = RollingLimit(ten_second_limit, 10.0)
+        self.search_limit = RollingLimit(SEARCH_PER_SECOND, 1.0)
         self.requests: list[tuple[str, str]] = []
         self.script: deque[Reply] = deque()
         self.scopes_missing = False
@@ -79,13 +118,19 @@ class FakeHubSpot(Served):
         self.script.extend(replies)
 
     def index(self) -> None:
-        """Let search see every contact written so far."""
-        self.searchable = set(self.contacts)
+        """Let search see every contact written so far, whatever the lag."""
+        self.search_index.catch_up()
+
+    def rotate_token(self) -> str:
+        """Rotate the private app's token now: the old one is refused from the next call."""
+        self.token = f"pat-na1-{secrets.token_hex(8)}-rotated"
+        return self.token
 
     def add_contact(self, **properties) -> str:
         with self.lock:
             contact_id = str(next(self.ids))
             self.contacts[contact_id] = dict(properties)
+            self.search_index.write(contact_id, properties)
             return contact_id
 
     def notes_of(self, contact_id: str) -> list[dict]:
@@ -151,13 +196,28 @@ class FakeHubSpot(Served):
             if self.script:
                 reply = self.script.popleft()
                 return jsonify(reply.body), reply.status, reply.headers
+            if not self.limit.allow():
+                reply = rate_limited()
+                return jsonify(reply.body), reply.status, reply.headers
+            if request.path.endswith("/search") and not self.search_limit.allow():
+                reply = rate_limited(policy="SECONDLY")
+                return jsonify(reply.body), reply.status, reply.headers
             return None
 
         @app.after_request
-        def limits(response):
-            for name, value in RATE_LIMIT.items():
-                response.headers.setdefault(name, value)
-            response.headers.setdefault("X-HubSpot-RateLimit-Remaining", "189")
+        def limits_and_lost_answers(response):
+            if not request.path.endswith("/search"):  # search answers carry no limit headers
+                for name, value in RATE_LIMIT.items():
+                    response.headers.setdefault(name, value)
+                response.headers.setdefault("X-HubSpot-RateLimit-Remaining",
+                                            str(self.limit.remaining()))
+            if request.method in WRITES and response.status_code < 300 and \
+                    not request.path.endswith(READS_BY_POST):
+                how = self.lost.next_write()
+                if how == "reset":
+                    reset_connection(request.environ)
+                elif how:
+                    return gateway_timeout()
             return response
 
         @app.get("/_fake/state")
@@ -195,6 +255,7 @@ class FakeHubSpot(Served):
                 if refused:
                     return refused
                 self.contacts[contact_id].update(properties)
+                self.search_index.write(contact_id, self.contacts[contact_id])
                 return jsonify(self.record(contact_id, self.contacts[contact_id]))
 
         @app.post("/crm/v3/objects/contacts/search")
@@ -202,14 +263,15 @@ class FakeHubSpot(Served):
             query = request.get_json()
             found = []
             with self.lock:
+                indexed = self.search_index.visible()
                 for group in query.get("filterGroups") or []:
-                    for contact_id in sorted(self.searchable, key=int):
-                        properties = self.contacts.get(contact_id, {})
-                        if all(f["operator"] == "EQ" and properties.get(f["propertyName"]) == f["value"]
+                    for contact_id in sorted(indexed, key=int):
+                        properties = indexed[contact_id]
+                        if contact_id in self.contacts and all(f["operator"] == "EQ" and properties.get(f["propertyName"]) == f["value"]
                                for f in group["filters"]):
                             found.append(contact_id)
                 limit = int(query.get("limit") or 10)
-                results = [self.record(i, self.contacts[i]) for i in found[:limit]]
+                results = [self.record(i, indexed[i]) for i in found[:limit]]
             return jsonify({"total": len(found), "results": results})
 
         @app.post("/crm/v3/objects/notes")

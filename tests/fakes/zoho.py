@@ -1,11 +1,31 @@
-"""A fake Zoho accounts server and CRM API (v8): tokens, upsert, search and notes, as documented.
+"""A fake Zoho accounts server and CRM API (v8): tokens, records, search and notes, as documented.
 
-What it mirrors: the refresh-token grant at /oauth/v2/token answering HTTP 200 with
-`{"error": "invalid_code"}` or `"invalid_client"` on bad credentials, access tokens with
-`expires_in` 3600 and `api_domain`; `Authorization: Zoho-oauthtoken`, 401 INVALID_TOKEN
-for an expired or unknown token; upsert with `duplicate_check_fields` (system field Email,
-plus unique fields) answering action insert or update; MANDATORY_NOT_FOUND and
-INVALID_DATA record errors; 204 with no body when nothing is found; 429 TOO_MANY_REQUESTS.
+What it mirrors, and where Zoho documents it:
+
+- The refresh-token grant at /oauth/v2/token: HTTP 200 with `{"error": "invalid_code"}`
+  or `"invalid_client"` on bad credentials; access tokens with `expires_in` 3600 and
+  `api_domain`; at most ten new access tokens per refresh token in ten minutes (the
+  eleventh is refused with "Access Denied" for the rest of the ten minutes), and at most
+  30 live ones (a 31st deletes the oldest, revoking it early):
+  https://www.zoho.com/accounts/protocol/oauth/web-apps/access-token-expiry.html and
+  https://www.zoho.com/crm/developer/docs/api/v8/refresh.html
+- `Authorization: Zoho-oauthtoken`, 401 INVALID_TOKEN for an expired, unknown or revoked
+  token (`revoke_tokens()`), 429 TOO_MANY_REQUESTS (`throttled()`):
+  https://www.zoho.com/crm/developer/docs/api/v8/status-codes.html and
+  https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html
+- Insert answering DUPLICATE_DATA with the `duplicate_record` for a unique field,
+  MANDATORY_NOT_FOUND and INVALID_DATA record errors; upsert with
+  `duplicate_check_fields`; a record read by id:
+  https://www.zoho.com/crm/developer/docs/api/v8/insert-records.html,
+  https://www.zoho.com/crm/developer/docs/api/v8/upsert-records.html and
+  https://www.zoho.com/crm/developer/docs/api/v8/get-records.html
+- Search by email, phone or criteria, answering 204 with no body when nothing is found;
+  search runs on an index that sees a write `search_lag` seconds after it (3 by
+  default), as Zoho's own clients observe:
+  https://www.zoho.com/crm/developer/docs/api/v8/search-records.html
+- Writes whose answer is lost (`lost.lose()`, `lose_every`): the write is kept, the client
+  sees a 504 or a closed connection; Zoho lists 5xx answers among those to retry:
+  https://www.zoho.com/crm/developer/docs/api/v8/status-codes.html
 """
 
 import itertools
@@ -16,6 +36,8 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Flask, Response, jsonify, request
 
+from .faults import DEFAULT_SEARCH_LAG_SECONDS, LostAnswers, RollingLimit, SearchIndex, \
+    reset_connection
 from .server import Served, run_from_command_line
 
 CLIENT_ID = "1000.FAKECLIENTID"
@@ -24,6 +46,20 @@ REFRESH_TOKEN = "1000.fake-refresh-token"
 TOKEN_LIFETIME = timedelta(hours=1)
 FIELDS = {"First_Name", "Last_Name", "Email", "Phone", "Lead_Source", "Description", "Company"}
 MANDATORY = {"Contacts": ["Last_Name"], "Leads": ["Last_Name", "Company"]}
+SYSTEM_CHECKED = {"Email"}  # upsert may check Email for duplicates even where it is not unique
+TOKENS_PER_TEN_MINUTES = 10
+LIVE_TOKENS = 30
+ACCESS_DENIED = {"error_description": "You have made too many requests continuously. Please "
+                 "try again after some time.", "error": "Access Denied", "status": "failure"}
+
+
+def throttled() -> tuple[int, dict, dict]:
+    """Zoho CRM's 429, for `answer()`."""
+    return (429, {"code": "TOO_MANY_REQUESTS", "details": {},
+                  "message": "The number of requests exceeded the allowed limit",
+                  "status": "error"},
+            {"X-RATELIMIT-LIMIT": "100", "X-RATELIMIT-REMAINING": "0",
+             "X-RATELIMIT-RESET": "60000"})
 
 
 def now_text() -> str:
@@ -41,16 +77,32 @@ def record_result(status: int, code: str, message: str, details: dict, **extra):
                               **extra}]}), status
 
 
+def searched(args) -> dict:
+    """The field and value a search asks for: `email=`, `phone=` or `criteria=(F:equals:v)`."""
+    if args.get("email"):
+        return {"Email": args["email"]}
+    if args.get("phone"):
+        return {"Phone": args["phone"]}
+    criteria = (args.get("criteria") or "").strip("()")
+    name, operator, value = (criteria.split(":", 2) + ["", ""])[:3]
+    return {name: value} if operator == "equals" and name else {}
+
+
 class FakeZoho(Served):
     """One server plays both hosts: accounts (/oauth/v2/token) and the CRM API (/crm/v8)."""
 
-    def __init__(self, port: int = 0, *, unique_fields=("Email",), extra_fields=()):
+    def __init__(self, port: int = 0, *, unique_fields=("Email",), extra_fields=(),
+                 search_lag: float = DEFAULT_SEARCH_LAG_SECONDS, lose_every: int = 0,
+                 lost_how: str = "504"):
         self.unique = set(unique_fields)
         self.fields = FIELDS | set(unique_fields) | set(extra_fields)
         self.records: dict[str, dict[str, dict]] = {"Contacts": {}, "Leads": {}}
         self.notes: dict[str, dict] = {}
-        self.tokens: dict[str, datetime] = {}
+        self.tokens: dict[str, datetime] = {}  # live access tokens, oldest first
         self.token_grants = 0
+        self.grant_limit = RollingLimit(TOKENS_PER_TEN_MINUTES, 600.0)
+        self.search_index = SearchIndex(search_lag)
+        self.lost = LostAnswers(every=lose_every, how=lost_how)
         self.requests: list[tuple[str, str]] = []
         self.script: deque[tuple[int, dict, dict]] = deque()
         self.ids = itertools.count(5_725_767_000_000_001)
@@ -65,6 +117,17 @@ class FakeZoho(Served):
 
     def revoke_tokens(self) -> None:
         self.tokens.clear()
+
+    def add_record(self, module: str, **fields) -> str:
+        with self.lock:
+            record_id = str(next(self.ids))
+            self.records[module][record_id] = dict(fields)
+            self.search_index.write(f"{module}/{record_id}", fields)
+            return record_id
+
+    def index(self) -> None:
+        """Let search see every record written so far, whatever the lag."""
+        self.search_index.catch_up()
 
     def notes_of(self, module: str, record_id: str) -> list[dict]:
         return [n for n in self.notes.values() if n["parent"] == (module, record_id)]
@@ -109,9 +172,53 @@ class FakeZoho(Served):
                 return jsonify(body), status, headers
             return None
 
+        @app.after_request
+        def lost_answers(response):
+            if request.path.startswith("/crm/") and request.method in ("POST", "PUT") and \
+                    response.status_code < 300:
+                how = self.lost.next_write()
+                if how == "reset":
+                    reset_connection(request.environ)
+                elif how:
+                    return Response("<html><body>504 Gateway Timeout</body></html>", status=504,
+                                    content_type="text/html")
+            return response
+
         @app.get("/_fake/state")
         def state():
             return jsonify(self.state())
+
+        @app.post("/crm/v8/<module>")
+        def insert(module):
+            if module not in self.records:
+                return zoho_error(400, "INVALID_MODULE", "the module name given seems to be invalid")
+            record = request.get_json()["data"][0]
+            with self.lock:
+                refused = self.refused_fields(record)
+                if refused:
+                    return refused
+                record_id, matched = self.match(module, record, sorted(self.unique))
+                if record_id:
+                    return record_result(400, "DUPLICATE_DATA", "duplicate data", {
+                        "api_name": matched, "json_path": f"$.data[0].{matched}",
+                        "more_records": False, "duplicate_record": {
+                            "module": {"api_name": module, "id": "1"}, "id": record_id}})
+                missing = [name for name in MANDATORY[module] if not record.get(name)]
+                if missing:
+                    return record_result(400, "MANDATORY_NOT_FOUND", "required field not found",
+                                         {"api_name": missing[0],
+                                          "json_path": f"$.data[0].{missing[0]}"})
+                record_id = self.add_record(module, **record)
+            return record_result(201, "SUCCESS", "record added",
+                                 {"id": record_id, "Created_Time": now_text()})
+
+        @app.get("/crm/v8/<module>/<record_id>")
+        def read(module, record_id):
+            with self.lock:
+                record = self.records.get(module, {}).get(record_id)
+                if record is None:
+                    return Response(status=204)
+                return jsonify({"data": [{"id": record_id, **record}]})
 
         @app.post("/oauth/v2/token")
         def token():
@@ -121,8 +228,12 @@ class FakeZoho(Served):
             if values.get("grant_type") != "refresh_token" or \
                     values.get("refresh_token") != REFRESH_TOKEN:
                 return jsonify({"error": "invalid_code"})
+            if not self.grant_limit.allow():
+                return jsonify(ACCESS_DENIED), 400
             access = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
             self.tokens[access] = datetime.now(timezone.utc) + TOKEN_LIFETIME
+            while len(self.tokens) > LIVE_TOKENS:  # the oldest live token is deleted
+                del self.tokens[next(iter(self.tokens))]
             self.token_grants += 1
             return jsonify({"access_token": access, "scope": "ZohoCRM.modules.ALL",
                             "api_domain": self.url, "token_type": "Bearer",
@@ -135,7 +246,7 @@ class FakeZoho(Served):
             body = request.get_json()
             record = body["data"][0]
             checks = body.get("duplicate_check_fields") or ["Email"]
-            not_unique = [name for name in checks if name not in self.unique]
+            not_unique = [name for name in checks if name not in self.unique | SYSTEM_CHECKED]
             if not_unique:
                 return zoho_error(400, "INVALID_DATA", "the given field is not unique",
                                   {"api_name": not_unique[0]})
@@ -147,6 +258,8 @@ class FakeZoho(Served):
                 stamp = {"Modified_Time": now_text(), "Modified_By": {"name": "API", "id": "1"}}
                 if record_id:
                     self.records[module][record_id].update(record)
+                    self.search_index.write(f"{module}/{record_id}",
+                                            self.records[module][record_id])
                     return record_result(200, "SUCCESS", "record updated",
                                          {"id": record_id, **stamp},
                                          action="update", duplicate_field=matched)
@@ -155,8 +268,7 @@ class FakeZoho(Served):
                     return record_result(400, "MANDATORY_NOT_FOUND", "required field not found",
                                          {"api_name": missing[0],
                                           "json_path": f"$.data[0].{missing[0]}"})
-                record_id = str(next(self.ids))
-                self.records[module][record_id] = dict(record)
+                record_id = self.add_record(module, **record)
                 return record_result(201, "SUCCESS", "record added",
                                      {"id": record_id, "Created_Time": now_text(), **stamp},
                                      action="insert", duplicate_field=None)
@@ -172,14 +284,20 @@ class FakeZoho(Served):
                 if refused:
                     return refused
                 self.records[module][record_id].update(record)
+                self.search_index.write(f"{module}/{record_id}", self.records[module][record_id])
             return record_result(200, "SUCCESS", "record updated", {"id": record_id})
 
         @app.get("/crm/v8/<module>/search")
         def search(module):
-            phone = request.args.get("phone")
+            wanted = searched(request.args)
             with self.lock:
-                found = [{"id": i, **r} for i, r in self.records.get(module, {}).items()
-                         if phone and r.get("Phone") == phone]
+                indexed = self.search_index.visible()
+                found = [{"id": key.split("/", 1)[1], **values}
+                         for key, values in indexed.items()
+                         if key.startswith(f"{module}/") and key.split("/", 1)[1] in
+                         self.records.get(module, {}) and wanted and all(
+                             str(values.get(name, "")).lower() == value.lower()
+                             for name, value in wanted.items())]
             if not found:
                 return Response(status=204)
             return jsonify({"data": found, "info": {"count": len(found), "more_records": False}})

@@ -2,20 +2,23 @@
 
 from ..api import ApiAdapter, ApiSession, Permanent
 from ..base import Delivered
-from ..memo import Memo, fingerprint
-from ..people import Person, from_event
+from ..identities import IdentityLinks
+from ..matching import Matcher
+from ..memo import Memo
+from ..people import from_event
 from ..transcript import closes_conversation
 from .client import HubSpotClient, NotFound
 from .mapping import contact_properties, offline_note, transcript_note
+from .records import HubSpotContacts
 from .settings import HubSpotSettings
 
 
 class HubSpotAdapter(ApiAdapter):
     """Writes each event to the HubSpot account of RECEIVER_HUBSPOT_TOKEN.
 
-    Idempotent: contacts are found before they are created (by email and the visitor
-    token property, both consistent reads, and by phone through search), and each note
-    carries a reference line that a redelivery finds among the contact's notes.
+    Contacts are matched by the rules of `matching` (remembered links, then token, email
+    and phone), filled but never overwritten; each note carries a reference line that a
+    redelivery finds among the contact's notes.
     """
 
     name = "hubspot"
@@ -27,52 +30,29 @@ class HubSpotAdapter(ApiAdapter):
         self.include_test = self.config.include_test
         self.api = ApiSession("HubSpot", self.lease_budget(settings))
         self.client = HubSpotClient(self.api, self.config.api_url, self.config.token)
-        self.contacts = Memo()  # person key -> (contact id, digest of the properties written)
+        self.contacts = HubSpotContacts(self.client, self.config)
+        self.matcher = Matcher(
+            IdentityLinks(settings.database_url, settings.store_timeout_seconds),
+            search_lag=self.config.search_lag_seconds, budget=self.lease_budget(settings),
+            overwrite=self.config.overwrite_fields, protected={self.config.token_property})
         self.notes = Memo()  # note marker -> note id
 
     def write(self, event: dict) -> Delivered:
         person = from_event(event)
-        if person.key is None:
+        if not person.identifiers():
             raise Permanent("the visitor has no email, phone or visitor token to match a "
                             "HubSpot contact on")
-        contact_id = self.sync_contact(person)
+        match = self.matcher.match(self.contacts, person,
+                                   contact_properties(person, self.config))
+        contact_id = match.record_id
         references = {"contact_id": contact_id}
+        caution = match.caution(person.name)
         if event["kind"] == "offline.message":
-            references["note_id"] = self.upsert_note(contact_id, *offline_note(event))
+            references["note_id"] = self.upsert_note(contact_id, *offline_note(event, caution))
         elif closes_conversation(event):
-            references["note_id"] = self.upsert_note(contact_id, *transcript_note(event))
+            references["note_id"] = self.upsert_note(contact_id,
+                                                     *transcript_note(event, caution))
         return Delivered(detail=f"HubSpot contact {contact_id}", references=references)
-
-    def sync_contact(self, person: Person) -> str:
-        """The contact's id, created or updated so that it holds what the event knows."""
-        properties = contact_properties(person, self.config)
-        remembered = self.contacts.get(person.key)
-        if remembered and remembered[1] == fingerprint(properties):
-            return remembered[0]
-        contact_id = remembered[0] if remembered else self.find_contact(person)
-        if contact_id is not None:
-            try:
-                self.client.update_contact(contact_id, properties)
-            except NotFound:  # deleted or merged in HubSpot since: find it again
-                self.contacts.forget(person.key)
-                contact_id = self.find_contact(person)
-                if contact_id is not None:
-                    self.client.update_contact(contact_id, properties)
-        if contact_id is None:
-            contact_id = self.client.create_contact(properties)
-        self.contacts.put(person.key, (contact_id, fingerprint(properties)))
-        return contact_id
-
-    def find_contact(self, person: Person) -> str | None:
-        """By email, else phone, else visitor token; a just-created contact may miss search,
-        so the token, a consistent read, backs the phone up."""
-        if person.email and (found := self.client.contact_by("email", person.email)):
-            return found
-        if person.phone and (found := self.client.search_contact("phone", person.phone)):
-            return found
-        if person.token:
-            return self.client.contact_by(self.config.token_property, person.token)
-        return None
 
     def upsert_note(self, contact_id: str, marker: str, properties: dict) -> str:
         """Update the contact's note that carries `marker`, or create it."""
@@ -96,3 +76,7 @@ class HubSpotAdapter(ApiAdapter):
         unique = "unique" if definition.get("hasUniqueValue") else "NOT unique (duplicates possible)"
         return (f"{self.config.api_url} accepted the token; contact property "
                 f"{self.config.token_property} exists, {unique}")
+
+    def close(self) -> None:
+        super().close()
+        self.matcher.close()

@@ -3,7 +3,8 @@
 import re
 from urllib.parse import quote
 
-from ..api import ApiSession, Permanent, asked_delay, error_for, json_of
+from ..api import ApiSession, Permanent, Transient, asked_delay, error_for, json_of
+from ..matching import LostAnswer
 
 CONTACTS = "/crm/v3/objects/contacts"
 NOTES = "/crm/v3/objects/notes"
@@ -15,6 +16,10 @@ EXISTING_ID = re.compile(r"Existing ID: (\d+)")
 
 class NotFound(Exception):
     """HubSpot has no such record (deleted, or merged into another)."""
+
+
+class Conflict(Permanent):
+    """A unique property's value belongs to another contact (409 CONFLICT)."""
 
 
 def limit_window(response) -> float | None:
@@ -41,7 +46,10 @@ class HubSpotClient:
             return json_of(response)
         if response.status_code == 404:
             raise NotFound(path)
-        raise self.error(response)
+        error = self.error(response)
+        if response.status_code == 409:
+            raise Conflict(error.reason)
+        raise error
 
     def error(self, response):
         body = json_of(response)
@@ -72,16 +80,32 @@ class HubSpotClient:
         results = found.get("results") or []
         return results[0]["id"] if results else None
 
-    def create_contact(self, properties: dict) -> str:
-        """Create a contact; if a unique property already belongs to one, that one's id."""
-        response = self.api.request("POST", self.base + CONTACTS, json={"properties": properties})
+    def read_contact(self, contact_id: str, properties: list[str]) -> dict | None:
+        """The contact's `properties` as HubSpot holds them now, or None if it has none."""
+        try:
+            found = self.call("GET", f"{CONTACTS}/{quote(contact_id, safe='')}",
+                              params={"properties": ",".join(properties)})
+        except NotFound:
+            return None
+        return found.get("properties") or {}
+
+    def create_contact(self, properties: dict) -> tuple[str, bool]:
+        """The new contact's id, or, when a unique property already belongs to one, that
+        one's id; True when it existed. LostAnswer when the answer never came."""
+        try:
+            response = self.api.request("POST", self.base + CONTACTS,
+                                        json={"properties": properties})
+        except Transient as error:
+            raise LostAnswer(error.reason) from None
         if response.status_code == 409:
             existing = EXISTING_ID.search(json_of(response).get("message", ""))
             if existing:
-                return existing.group(1)
+                return existing.group(1), True
+        if response.status_code >= 500:
+            raise LostAnswer(self.error(response).reason, asked_delay(response))
         if not 200 <= response.status_code < 300:
             raise self.error(response)
-        return json_of(response)["id"]
+        return json_of(response)["id"], False
 
     def update_contact(self, contact_id: str, properties: dict) -> None:
         self.call("PATCH", f"{CONTACTS}/{contact_id}", json={"properties": properties})

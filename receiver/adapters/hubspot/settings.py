@@ -2,10 +2,13 @@
 
 from dataclasses import dataclass, field
 
-from ...config import ConfigError, read_flag, read_mapping
+from ...config import ConfigError, read_flag, read_mapping, read_number
+from ..overwrite import read_overwrite_fields
 
 DEFAULT_API_URL = "https://api.hubapi.com"
 DEFAULT_TOKEN_PROPERTY = "rocketchat_visitor_token"
+# HubSpot documents no bound on how long search takes to show a write; a minute is ample.
+DEFAULT_SEARCH_LAG_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,8 @@ class HubSpotSettings:
     token_property: str = DEFAULT_TOKEN_PROPERTY
     custom_fields: dict = field(default_factory=dict)
     include_test: bool = False
+    overwrite_fields: frozenset = frozenset()
+    search_lag_seconds: float = DEFAULT_SEARCH_LAG_SECONDS
 
     @classmethod
     def from_environ(cls, environ) -> "HubSpotSettings":
@@ -28,10 +33,15 @@ class HubSpotSettings:
                 "the crm.objects.contacts.read and crm.objects.contacts.write scopes and paste "
                 "its access token"
             )
+        token_property = environ.get("RECEIVER_HUBSPOT_TOKEN_PROPERTY") or DEFAULT_TOKEN_PROPERTY
         return cls(
             token=token,
             api_url=(environ.get("RECEIVER_HUBSPOT_API_URL") or DEFAULT_API_URL).rstrip("/"),
-            token_property=environ.get("RECEIVER_HUBSPOT_TOKEN_PROPERTY") or DEFAULT_TOKEN_PROPERTY,
+            token_property=token_property,
             custom_fields=read_mapping(environ, "RECEIVER_HUBSPOT_CUSTOM_FIELDS"),
             include_test=read_flag(environ, "RECEIVER_HUBSPOT_INCLUDE_TEST"),
+            overwrite_fields=read_overwrite_fields(environ, "RECEIVER_HUBSPOT_OVERWRITE_FIELDS",
+                                                   token_property),
+            search_lag_seconds=read_number(environ, "RECEIVER_HUBSPOT_SEARCH_LAG_SECONDS",
+                                           DEFAULT_SEARCH_LAG_SECONDS),
         )

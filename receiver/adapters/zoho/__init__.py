@@ -1,13 +1,16 @@
-"""The `zoho` adapter: Contacts (or Leads) upserted by email, transcripts and offline messages as Notes."""
+"""The `zoho` adapter: Contacts (or Leads) filled in, transcripts and offline messages as Notes."""
 
 from ..api import ApiAdapter, ApiSession, Permanent
 from ..base import Delivered
-from ..memo import Memo, fingerprint
+from ..identities import IdentityLinks
+from ..matching import Matcher
+from ..memo import Memo
 from ..people import Person, from_event
 from ..transcript import closes_conversation
 from .auth import AccessTokens
 from .client import ZohoClient
-from .mapping import duplicate_check_fields, offline_note, record_fields, transcript_note
+from .mapping import offline_note, record_fields, transcript_note
+from .records import ZohoRecords
 from .settings import ZohoSettings
 
 OFFLINE_MODULE = "Leads"  # an offline message is someone to get back to: a lead
@@ -19,9 +22,9 @@ PASSING_KINDS = {"chat.started", "chat.queued", "chat.taken", "chat.forwarded",
 class ZohoAdapter(ApiAdapter):
     """Writes each event to Zoho CRM with the refresh token of RECEIVER_ZOHO_REFRESH_TOKEN.
 
-    Idempotent: records are upserted with Zoho's duplicate check (email, and the visitor
-    token field when configured), and each note carries a reference line that a
-    redelivery finds among the record's notes.
+    Records are matched by the rules of `matching` (remembered links, then the token field,
+    email and phone), filled but never overwritten; each note carries a reference line
+    that a redelivery finds among the record's notes.
     """
 
     name = "zoho"
@@ -34,50 +37,43 @@ class ZohoAdapter(ApiAdapter):
         self.api = ApiSession("Zoho CRM", self.lease_budget(settings))
         self.tokens = AccessTokens(self.api, self.config)
         self.client = ZohoClient(self.api, self.tokens, self.config.api_url)
-        self.records = Memo()  # (module, person key) -> (record id, fingerprint of fields)
+        self.modules = {module: ZohoRecords(self.client, self.config, module)
+                        for module in {self.config.module, OFFLINE_MODULE}}
+        protected = {self.config.token_field} if self.config.token_field else set()
+        self.matcher = Matcher(
+            IdentityLinks(settings.database_url, settings.store_timeout_seconds),
+            search_lag=self.config.search_lag_seconds, budget=self.lease_budget(settings),
+            overwrite=self.config.overwrite_fields, protected=protected)
         self.notes = Memo()  # note marker -> note id
 
     def write(self, event: dict) -> Delivered:
         person = from_event(event)
         offline = event["kind"] == "offline.message"
         module = OFFLINE_MODULE if offline else self.config.module
-        if not self.can_match(person) and event["kind"] in PASSING_KINDS:
-            # Message bodies rarely carry an email; the close writes the whole transcript.
-            return Delivered(detail="no email or phone to match a Zoho record on yet")
-        record_id = self.sync_record(module, person)
-        references = {"module": module, "record_id": record_id}
-        if offline:
-            references["note_id"] = self.upsert_note(module, record_id, *offline_note(event))
-        elif closes_conversation(event):
-            references["note_id"] = self.upsert_note(module, record_id, *transcript_note(event))
-        return Delivered(detail=f"Zoho {module} {record_id}", references=references)
-
-    def can_match(self, person: Person) -> bool:
-        token_field = self.config.token_field and person.token
-        return bool(person.email or person.phone or token_field)
-
-    def sync_record(self, module: str, person: Person) -> str:
-        """The record's id, inserted or updated so that it holds what the event knows."""
-        fields = record_fields(person, self.config, module)
-        key = (module, person.key)
-        remembered = self.records.get(key)
-        if remembered and remembered[1] == fingerprint(fields):
-            return remembered[0]
-        checks = duplicate_check_fields(fields, self.config)
-        if checks:
-            record_id = self.client.upsert(module, fields, checks)
-        elif person.phone:
-            record_id = remembered[0] if remembered else \
-                self.client.find_by_phone(module, person.phone)
-            if record_id:
-                self.client.update(module, record_id, fields)
-            else:
-                record_id = self.client.upsert(module, fields, [])
-        else:
+        records = self.modules[module]
+        if not self.can_match(records, person):
+            if event["kind"] in PASSING_KINDS:
+                # Message bodies rarely carry an email; the close writes the whole transcript.
+                return Delivered(detail="no email or phone to match a Zoho record on yet")
             raise Permanent("the visitor has no email or phone to match a Zoho record on (set "
                             "RECEIVER_ZOHO_VISITOR_TOKEN_FIELD to match on the visitor token)")
-        self.records.put(key, (record_id, fingerprint(fields)))
-        return record_id
+        match = self.matcher.match(records, person, record_fields(person, self.config, module))
+        record_id = match.record_id
+        references = {"module": module, "record_id": record_id}
+        caution = match.caution(person.name)
+        if offline:
+            references["note_id"] = self.upsert_note(module, record_id,
+                                                     *offline_note(event, caution))
+        elif closes_conversation(event):
+            references["note_id"] = self.upsert_note(module, record_id,
+                                                     *transcript_note(event, caution))
+        return Delivered(detail=f"Zoho {module} {record_id}", references=references)
+
+    def can_match(self, records: ZohoRecords, person: Person) -> bool:
+        """An email or phone, a token Zoho holds, or a token already linked to a record."""
+        if person.email or person.phone or (person.token and self.config.token_field):
+            return True
+        return bool(person.token and self.matcher.linked_id(records, person))
 
     def upsert_note(self, module: str, record_id: str, marker: str, title: str,
                     content: str) -> str:
@@ -104,3 +100,7 @@ class ZohoAdapter(ApiAdapter):
         self.client.probe(self.config.module)
         domain = self.config.api_url or self.tokens.api_domain
         return f"{self.config.accounts_url} issued a token; {domain} lets it read {self.config.module}"
+
+    def close(self) -> None:
+        super().close()
+        self.matcher.close()

@@ -2,7 +2,8 @@
 
 from urllib.parse import quote
 
-from ..api import ApiSession, Permanent, asked_delay, error_for, json_of
+from ..api import ApiSession, Permanent, Transient, asked_delay, error_for, json_of
+from ..matching import LostAnswer
 from .auth import THROTTLED_DELAY, AccessTokens
 
 API_PATH = "/crm/v8"
@@ -36,6 +37,13 @@ class ZohoClient:
         self.api_url = api_url
 
     def call(self, method: str, path: str, **kwargs) -> dict:
+        response = self.send(method, path, **kwargs)
+        if 200 <= response.status_code < 300:
+            return json_of(response)  # 204 (nothing found) reads as {}
+        raise self.error(response)
+
+    def send(self, method: str, path: str, **kwargs):
+        """The CRM's answer, with the access token renewed once if Zoho rejected it early."""
         for attempt in (1, 2):
             token = self.tokens.current()
             base = self.api_url or self.tokens.api_domain or DEFAULT_API_DOMAIN
@@ -47,9 +55,7 @@ class ZohoClient:
                 self.tokens.invalidate()  # expired or revoked early: renew once and try again
                 continue
             break
-        if 200 <= response.status_code < 300:
-            return json_of(response)  # 204 (nothing found) reads as {}
-        raise self.error(response)
+        return response
 
     def error(self, response):
         body = json_of(response)
@@ -67,19 +73,42 @@ class ZohoClient:
             raise record_error(result)
         return str(result["details"]["id"])
 
-    def upsert(self, module: str, record: dict, duplicate_check_fields: list[str]) -> str:
-        """Insert the record, or update the one that matches on the duplicate-check fields."""
-        body = {"data": [record], "trigger": []}
-        if duplicate_check_fields:
-            body["duplicate_check_fields"] = duplicate_check_fields
-        return self.written_id(self.call("POST", f"/{module}/upsert", json=body))
-
     def update(self, module: str, record_id: str, record: dict) -> None:
         self.written_id(self.call("PUT", f"/{module}/{record_id}",
                                   json={"data": [record], "trigger": []}))
 
-    def find_by_phone(self, module: str, phone: str) -> str | None:
-        found = self.call("GET", f"/{module}/search", params={"phone": phone, "per_page": 1})
+    def insert(self, module: str, record: dict) -> tuple[str, bool]:
+        """The new record's id, or, when a unique field's value is taken, the id of the
+        record holding it; True when it existed. LostAnswer when the answer never came."""
+        try:
+            response = self.send("POST", f"/{module}", json={"data": [record], "trigger": []})
+        except Transient as error:
+            raise LostAnswer(error.reason) from None
+        if response.status_code >= 500:
+            raise LostAnswer(self.error(response).reason, asked_delay(response))
+        result = first_result(json_of(response))
+        duplicate = (result.get("details") or {}).get("duplicate_record") or {}
+        if result.get("code") == "DUPLICATE_DATA" and duplicate.get("id"):
+            return str(duplicate["id"]), True
+        if not 200 <= response.status_code < 300:
+            raise self.error(response)
+        return self.written_id(json_of(response)), False
+
+    def read(self, module: str, record_id: str, fields: list[str]) -> dict | None:
+        """The record's `fields` as Zoho holds them now, or None if it has no such record."""
+        try:
+            found = self.call("GET", f"/{module}/{quote(record_id, safe='')}",
+                              params={"fields": ",".join(fields)})
+        except Permanent as error:
+            if "INVALID_DATA" in error.reason:  # an id Zoho does not know (deleted)
+                return None
+            raise
+        records = found.get("data") or []
+        return records[0] if records else None
+
+    def search(self, module: str, params: dict) -> str | None:
+        """The first record the search finds (`email=`, `phone=` or `criteria=`)."""
+        found = self.call("GET", f"/{module}/search", params={**params, "per_page": 1})
         records = found.get("data") or []
         return str(records[0]["id"]) if records else None
 

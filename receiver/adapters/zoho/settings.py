@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from ...config import ConfigError, read_flag, read_mapping
+from ...config import ConfigError, read_flag, read_mapping, read_number
+from ..overwrite import read_overwrite_fields
 
 # Zoho keeps each account in one data center, with its own sign-in and API hosts.
 DATA_CENTERS = {
@@ -16,6 +17,8 @@ DATA_CENTERS = {
     "sa": ("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
 }
 MODULES = ("Contacts", "Leads")
+# Zoho documents no bound on how long search takes to show a write; a minute is ample.
+DEFAULT_SEARCH_LAG_SECONDS = 60.0
 REQUIRED = ("RECEIVER_ZOHO_CLIENT_ID", "RECEIVER_ZOHO_CLIENT_SECRET", "RECEIVER_ZOHO_REFRESH_TOKEN")
 
 
@@ -32,6 +35,8 @@ class ZohoSettings:
     token_field: str | None = None
     custom_fields: dict = field(default_factory=dict)
     include_test: bool = False
+    overwrite_fields: frozenset = frozenset()
+    search_lag_seconds: float = DEFAULT_SEARCH_LAG_SECONDS
 
     @classmethod
     def from_environ(cls, environ) -> "ZohoSettings":
@@ -50,6 +55,7 @@ class ZohoSettings:
         if module not in MODULES:
             raise ConfigError(f"RECEIVER_ZOHO_MODULE must be Contacts or Leads, got {module!r}")
         accounts_url, _ = DATA_CENTERS[center]
+        token_field = (environ.get("RECEIVER_ZOHO_VISITOR_TOKEN_FIELD") or "").strip() or None
         return cls(
             client_id=environ["RECEIVER_ZOHO_CLIENT_ID"].strip(),
             client_secret=environ["RECEIVER_ZOHO_CLIENT_SECRET"].strip(),
@@ -57,7 +63,11 @@ class ZohoSettings:
             accounts_url=(environ.get("RECEIVER_ZOHO_ACCOUNTS_URL") or accounts_url).rstrip("/"),
             api_url=(environ.get("RECEIVER_ZOHO_API_URL") or "").rstrip("/") or None,
             module=module,
-            token_field=(environ.get("RECEIVER_ZOHO_VISITOR_TOKEN_FIELD") or "").strip() or None,
+            token_field=token_field,
             custom_fields=read_mapping(environ, "RECEIVER_ZOHO_CUSTOM_FIELDS"),
             include_test=read_flag(environ, "RECEIVER_ZOHO_INCLUDE_TEST"),
+            overwrite_fields=read_overwrite_fields(environ, "RECEIVER_ZOHO_OVERWRITE_FIELDS",
+                                                   token_field),
+            search_lag_seconds=read_number(environ, "RECEIVER_ZOHO_SEARCH_LAG_SECONDS",
+                                           DEFAULT_SEARCH_LAG_SECONDS),
         )

@@ -1,0 +1,75 @@
+"""An adapter's view of the receiver's database: which record each visitor identifier matched."""
+
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..store import identities
+from ..store.db import make_engine
+from ..store.identities import Known, Taken
+from ..store.transactions import StoreUnavailable, transaction
+from .api import Transient
+
+__all__ = ["IdentityLinks", "Known", "Taken"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class IdentityLinks:
+    """Shared by every worker process through the database; its engine is made on first use."""
+
+    def __init__(self, database_url: str, timeout_seconds: float):
+        self.database_url = database_url
+        self.timeout_seconds = timeout_seconds
+        self._engine = None
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            # One connection is enough: an adapter handles one delivery at a time.
+            self._engine = make_engine(self.database_url, timeout_seconds=self.timeout_seconds,
+                                       pool_size=1)
+        return self._engine
+
+    @contextmanager
+    def _writing(self):
+        """A transaction whose store failures are a transient failure of the delivery."""
+        try:
+            with transaction(self.engine) as conn:
+                yield conn
+        except StoreUnavailable as error:
+            raise Transient(f"the receiver's database is unavailable: {error}") from None
+
+    def known(self, scope: str, identifiers: list[str]) -> dict[str, Known]:
+        try:
+            with self.engine.connect() as conn:
+                return identities.known(conn, scope, identifiers)
+        except SQLAlchemyError as error:
+            raise Transient(f"the receiver's database is unavailable: "
+                            f"{type(error).__name__}") from None
+
+    def link(self, scope: str, identifiers: list[str], record_id: str, matched_by: str) -> None:
+        with self._writing() as conn:
+            identities.link(conn, scope, identifiers, record_id, matched_by, utcnow())
+
+    def claim(self, scope: str, identifiers: list[str], owner: str,
+              until: datetime) -> Known | None:
+        """None once claimed, or a row that has a record; raises Taken (see store)."""
+        with self._writing() as conn:
+            return identities.claim(conn, scope, identifiers, owner, utcnow(), until)
+
+    def release(self, scope: str, identifiers: list[str], owner: str) -> None:
+        with self._writing() as conn:
+            identities.release(conn, scope, identifiers, owner)
+
+    def forget(self, scope: str, record_id: str) -> None:
+        with self._writing() as conn:
+            identities.forget(conn, scope, record_id)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

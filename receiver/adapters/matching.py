@@ -1,0 +1,191 @@
+"""How a visitor is matched to one CRM record, and which of its fields chat data may fill.
+
+Both CRM adapters follow these rules, tried in this order (the README repeats them):
+
+| identifier found | record chosen | fields written |
+|---|---|---|
+| a link remembered in the database for the visitor's token, email or phone (tried in that order) | the linked record, by id | empty fields only |
+| the visitor token, in the CRM's token field | that record | empty fields only |
+| the email, in the CRM | that record | empty fields only; the note says so if the record's name differs |
+| the phone, through the CRM's search | the first record found | as for the email |
+| nothing | a new record, created by one delivery at a time | every field the chat knows |
+| nothing, but the create answers that a unique field is taken | that record | as for the email |
+
+Chat visitors are not verified, so a field the CRM already holds is never overwritten,
+unless the operator names it in the adapter's OVERWRITE_FIELDS setting; the visitor-token
+field is never overwritten. Every identifier the visitor gave is then linked to the
+chosen record, so later events, conversations and worker processes update it by id.
+
+A create whose answer is lost may have been made: its claim is kept for the CRM's search
+lag, so no delivery creates the record again before search could show it.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from .api import ApiError, Transient
+from .identities import IdentityLinks, Taken, utcnow
+from .memo import Memo, fingerprint
+from .people import Person
+from ..store.identities import digest
+
+CAUTIOUS = {"email": "email address", "phone": "phone number", "unique": "email address"}
+CLAIM_POLL_SECONDS = 2.0
+
+
+class LostAnswer(Transient):
+    """A write was sent but its answer never came: the CRM may have made it."""
+
+
+class Records(Protocol):
+    """One CRM module's records, as the matcher needs them."""
+
+    scope: str  # the adapter and module, as links are kept
+    placeholders: dict  # field -> the value written while the visitor had not given one
+
+    def find(self, kind: str, value: str) -> str | None: ...
+    def read(self, record_id: str) -> dict | None: ...
+    def create(self, fields: dict) -> tuple[str, bool]: ...
+    def update(self, record_id: str, fields: dict) -> None: ...
+    def name_of(self, held: dict) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Match:
+    """The record chosen for a visitor, how it was chosen, and the name it held then."""
+
+    record_id: str
+    matched_by: str  # created, token, email, phone, or unique (a create found it taken)
+    held_name: str | None = None
+
+    def caution(self, given_name: str | None) -> str | None:
+        """A plain warning for the note when the record is someone else's by name."""
+        if self.matched_by not in CAUTIOUS or not names_differ(self.held_name, given_name):
+            return None
+        return (f"Unverified identity: the visitor gave the name \"{given_name}\", but the "
+                f"{CAUTIOUS[self.matched_by]} they typed matches this record, whose name is "
+                f"\"{self.held_name}\". Chat identities are not verified: anyone can type an "
+                f"email address or phone number into a chat.")
+
+
+def names_differ(held: str | None, given: str | None) -> bool:
+    """Both names known and different, ignoring case and spacing."""
+    def normal(name):
+        return " ".join((name or "").split()).casefold()
+    return bool(normal(held) and normal(given)) and normal(held) != normal(given)
+
+
+def keys_of(person: Person) -> list[str]:
+    """The visitor's identifiers as the database keeps them, strongest first."""
+    return [digest(kind, value) for kind, value in person.identifiers()]
+
+
+def fields_to_write(held: dict, wanted: dict, overwrite=frozenset(), protected=frozenset(),
+                    placeholders=None) -> dict:
+    """The fields of `wanted` to write over `held`: empty ones (or holding a placeholder),
+    and opted-in ones that differ."""
+    written = {}
+    for name, value in wanted.items():
+        current = held.get(name)
+        if current == value:
+            continue
+        if current in (None, "", (placeholders or {}).get(name)) or (
+                name in overwrite and name not in protected):
+            written[name] = value
+    return written
+
+
+class Matcher:
+    """Chooses and updates each visitor's record by the rules above."""
+
+    def __init__(self, links: IdentityLinks, *, search_lag: float, budget: float,
+                 overwrite=frozenset(), protected=frozenset()):
+        self.links = links
+        self.claim_seconds = max(search_lag, budget)
+        self.overwrite, self.protected = frozenset(overwrite), frozenset(protected)
+        self.memo = Memo()  # what was matched and written last, to skip repeating it
+
+    def match(self, records: Records, person: Person, wanted: dict) -> Match:
+        """The visitor's record, holding what `wanted` may fill; links remembered."""
+        keys = keys_of(person)
+        remembered_as = (records.scope, tuple(keys), fingerprint(wanted))
+        if (remembered := self.memo.get(remembered_as)) is not None:
+            return remembered
+        rows = self.links.known(records.scope, keys)
+        match = (self.linked(records, keys, rows, wanted) or self.found(records, person, wanted)
+                 or self.created(records, keys, wanted))
+        if any(key not in rows or rows[key].record_id != match.record_id for key in keys):
+            self.links.link(records.scope, keys, match.record_id, match.matched_by)
+        self.memo.put(remembered_as, match)
+        return match
+
+    def linked_id(self, records: Records, person: Person) -> str | None:
+        """The record a remembered link names for the visitor, without asking the CRM."""
+        keys = keys_of(person)
+        rows = self.links.known(records.scope, keys)
+        return next((rows[key].record_id for key in keys
+                     if key in rows and rows[key].record_id), None)
+
+    def linked(self, records: Records, keys: list[str], rows: dict, wanted: dict) -> Match | None:
+        """The record a remembered link (one of `rows`) names, strongest identifier first."""
+        for key in keys:
+            row = rows.get(key)
+            if row is None or row.record_id is None:
+                continue
+            held = records.read(row.record_id)
+            if held is None:  # deleted or merged in the CRM since
+                self.links.forget(records.scope, row.record_id)
+                continue
+            return self.filled(records, Match(row.record_id, row.matched_by or "created",
+                                              records.name_of(held)), held, wanted)
+        return None
+
+    def found(self, records: Records, person: Person, wanted: dict) -> Match | None:
+        """The record the CRM finds by token, email or phone, as the visitor wrote them."""
+        for kind, _ in person.identifiers():
+            record_id = records.find(kind, getattr(person, kind))
+            held = records.read(record_id) if record_id else None
+            if held is not None:
+                return self.filled(records, Match(record_id, kind, records.name_of(held)),
+                                   held, wanted)
+        return None
+
+    def created(self, records: Records, keys: list[str], wanted: dict) -> Match:
+        """A new record, made under a claim so that no other delivery makes it too."""
+        owner, now = uuid.uuid4().hex, utcnow()
+        try:
+            linked = self.links.claim(records.scope, keys, owner,
+                                      now + timedelta(seconds=self.claim_seconds))
+        except Taken as taken:
+            wait = (taken.until - now).total_seconds()
+            raise Transient("another delivery is creating this visitor's record, or lost the "
+                            "answer to creating it", max(0.5, min(wait, CLAIM_POLL_SECONDS)))
+        if linked is not None:  # linked while this delivery searched
+            held = records.read(linked.record_id) or {}
+            return self.filled(records, Match(linked.record_id, linked.matched_by or "created",
+                                              records.name_of(held)), held, wanted)
+        try:
+            record_id, existed = records.create(wanted)
+        except LostAnswer:
+            raise  # the claim stays until search can show the record, if it was made
+        except ApiError:
+            self.links.release(records.scope, keys, owner)
+            raise
+        if not existed:
+            return Match(record_id, "created")
+        held = records.read(record_id) or {}
+        return self.filled(records, Match(record_id, "unique", records.name_of(held)),
+                           held, wanted)
+
+    def filled(self, records: Records, match: Match, held: dict, wanted: dict) -> Match:
+        """Write what the record lacks (and opted-in fields), never what it holds."""
+        written = fields_to_write(held, wanted, self.overwrite, self.protected,
+                                  records.placeholders)
+        if written:
+            records.update(match.record_id, written)
+        return match
+
+    def close(self) -> None:
+        self.links.close()

@@ -1,0 +1,93 @@
+"""The CRM record each visitor identifier was matched to, and claims to create one.
+
+Identifiers are kept as digests, so the table holds no email or phone in clear. Every
+function runs inside the caller's transaction.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+
+from .dialect import insert_for, upsert
+from .tables import crm_identities as table
+
+
+@dataclass(frozen=True)
+class Known:
+    """What one identifier's row holds: its record, or a claim to create one, or both empty."""
+
+    record_id: str | None
+    matched_by: str | None
+    claimed_by: str | None
+    claimed_until: datetime | None
+
+
+class Taken(Exception):
+    """Another delivery holds the claim to create this visitor's record until `until`."""
+
+    def __init__(self, until: datetime):
+        super().__init__(f"claimed until {until.isoformat()}")
+        self.until = until
+
+
+def digest(kind: str, value: str) -> str:
+    """The identifier as stored: `email:maria@example.com` as a SHA-256 hex digest."""
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+def known(conn, scope: str, identifiers: list[str], *, lock: bool = False) -> dict[str, Known]:
+    """The rows of these identifiers, by identifier; with `lock`, held until the commit."""
+    query = select(table).where(table.c.scope == scope, table.c.identifier.in_(identifiers))
+    if lock:
+        query = query.with_for_update()
+    return {row.identifier: Known(row.record_id, row.matched_by, row.claimed_by,
+                                  row.claimed_until)
+            for row in conn.execute(query)}
+
+
+def link(conn, scope: str, identifiers: list[str], record_id: str, matched_by: str,
+         now: datetime) -> None:
+    """Remember `record_id` under every identifier, ending any claim on them."""
+    for identifier in sorted(identifiers):
+        conn.execute(upsert(conn, table, {"scope": scope, "identifier": identifier}, {
+            "record_id": record_id, "matched_by": matched_by, "claimed_by": None,
+            "claimed_until": None, "updated_at": now}))
+
+
+def claim(conn, scope: str, identifiers: list[str], owner: str, now: datetime,
+          until: datetime) -> Known | None:
+    """Claim the creation of these identifiers' record for `owner` until `until`.
+
+    Returns None once claimed, or the row of an identifier that already has a record;
+    raises Taken while another owner's claim runs. Rows are inserted in sorted order, so
+    two claims of overlapping identifiers queue on PostgreSQL instead of deadlocking.
+    """
+    for identifier in sorted(identifiers):
+        conn.execute(insert_for(conn, table).values(
+            scope=scope, identifier=identifier, claimed_by=owner, claimed_until=until,
+            updated_at=now).on_conflict_do_nothing(index_elements=["scope", "identifier"]))
+    rows = known(conn, scope, identifiers, lock=True)
+    linked = next((row for row in rows.values() if row.record_id), None)
+    if linked:
+        return linked
+    held = [row.claimed_until for row in rows.values()
+            if row.claimed_by != owner and row.claimed_until and row.claimed_until > now]
+    if held:
+        raise Taken(max(held))
+    conn.execute(update(table).where(table.c.scope == scope, table.c.identifier.in_(identifiers))
+                 .values(claimed_by=owner, claimed_until=until, updated_at=now))
+    return None
+
+
+def release(conn, scope: str, identifiers: list[str], owner: str) -> None:
+    """Drop `owner`'s claim: its create was refused, so nothing was made."""
+    conn.execute(delete(table).where(
+        table.c.scope == scope, table.c.identifier.in_(identifiers),
+        table.c.claimed_by == owner, table.c.record_id.is_(None)))
+
+
+def forget(conn, scope: str, record_id: str) -> None:
+    """Forget a record the CRM no longer has (deleted, or merged into another)."""
+    conn.execute(delete(table).where(table.c.scope == scope, table.c.record_id == record_id))
