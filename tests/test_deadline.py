@@ -17,12 +17,18 @@ from .trickling import TricklingCrm
 LEASE = "3"
 DEADLINE = 1.35
 MARGIN = 1.5  # a busy machine's scheduling, never near the trickle's length
+STORE = {}
+
+
+@pytest.fixture(autouse=True)
+def _store(store_url):
+    STORE["url"] = store_url  # where the CRM adapters keep their links
 
 
 def environ(**more):
     # A read timeout of 2 s, which a byte every 0.25 s never trips.
     return {"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_LEASE_SECONDS": LEASE,
-            "RECEIVER_HTTP_TIMEOUT": "2", **more}
+            "RECEIVER_HTTP_TIMEOUT": "2", "DATABASE_URL": STORE["url"], **more}
 
 
 def http_adapter(url):
