@@ -109,3 +109,48 @@ def test_prune_under_concurrent_inserts_loses_nothing_undelivered(app, engine, w
     remaining = delivery_states(engine)
     assert set(posted) <= set(remaining)  # every undelivered event is still there
     assert set(remaining.values()) == {"pending"}
+
+
+@pytest.fixture
+def finished_and_redactable(post, worker, crm):
+    """Two delivered events and a discarded quarantine row, all received on 2025-01-01."""
+    with freeze_time("2025-01-01T00:00:00Z"):
+        post(message(1)), post(message(2))
+        post({"type": "Message", "_id": "s"})
+        drain(worker)
+
+
+def test_a_dry_run_says_what_would_go_and_changes_nothing(finished_and_redactable, runner,
+                                                          engine):
+    with freeze_time("2025-02-15T00:00:00Z"):
+        result = runner.invoke(cli.main, ["prune", "--dry-run", "--quarantine", "--held-too",
+                                           "--redact-raw-after", "7d"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "would prune 2 event(s) received before 2025-01-16 00:00 UTC",
+        "would forget the CRM record ids of 0 conversation link(s) not updated since "
+        "2025-01-16 00:00 UTC",
+        "would delete 1 quarantine row(s)",
+        "would redact the raw body of 2 event(s)",
+    ]
+    assert count(engine, "events") == 2 and count(engine, "quarantine") == 1
+
+
+@pytest.mark.parametrize("answer, events_left", [("n\n", 2), ("y\n", 0)])
+def test_on_a_terminal_it_asks_first(finished_and_redactable, runner, engine, monkeypatch,
+                                     answer, events_left):
+    monkeypatch.setattr("receiver.cli.retention.on_a_terminal", lambda: True)
+    with freeze_time("2025-02-15T00:00:00Z"):
+        result = runner.invoke(cli.main, ["prune"], input=answer)
+    assert "would prune 2 event(s)" in result.output and "prune these? [y/N]" in result.output
+    assert count(engine, "events") == events_left
+
+
+def test_yes_prunes_on_a_terminal_without_asking(finished_and_redactable, runner, engine,
+                                                 monkeypatch):
+    monkeypatch.setattr("receiver.cli.retention.on_a_terminal", lambda: True)
+    with freeze_time("2025-02-15T00:00:00Z"):
+        result = runner.invoke(cli.main, ["prune", "--yes"])
+    assert result.exit_code == 0 and "prune these?" not in result.output
+    assert "not updated since 2025-01-16 00:00 UTC" in result.output
+    assert count(engine, "events") == 0

@@ -1,6 +1,7 @@
 """The `prune` command: keeps the database from growing without bound."""
 
 import re
+import sys
 from datetime import timedelta
 
 import click
@@ -37,25 +38,66 @@ class Age(click.ParamType):
 @click.option("--held-too", is_flag=True, help="with --quarantine: held rows as well")
 @click.option("--redact-raw-after", type=Age(), default=None,
               help="drop raw bodies of fully delivered events older than this")
+@click.option("--dry-run", is_flag=True, help="say what would be pruned, and change nothing")
+@click.option("--yes", "-y", "assume_yes", is_flag=True,
+              help="prune without asking, even on a terminal")
 @with_appcontext
-def prune(older_than, include_dead, prune_quarantine, held_too, redact_raw_after):
-    """Delete finished events and stale CRM links (optionally redact raw bodies); safe while running."""
+def prune(older_than, include_dead, prune_quarantine, held_too, redact_raw_after, dry_run,
+          assume_yes):
+    """Delete finished events and stale CRM links (optionally redact raw bodies); safe while running.
+
+    On a terminal it first says what would go and asks; run from a scheduler, it just prunes.
+    """
     cutoff, engine = now() - older_than, get_engine()
+    redact_before = None if redact_raw_after is None else now() - redact_raw_after
+    if dry_run or (on_a_terminal() and not assume_yes):
+        for line in _plan(engine, cutoff, include_dead, prune_quarantine, held_too, redact_before):
+            click.echo(line)
+        if dry_run:
+            return
+        click.confirm("prune these?", abort=True)
     total = _in_batches(engine, lambda conn: retention.prune_events(
         conn, cutoff, keep_dead=not include_dead))
-    click.echo(f"pruned {total} event(s) received before {cutoff:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"pruned {total} event(s) received before {_moment(cutoff)}")
     with transaction(engine) as conn:
         forgotten = links.prune(conn, cutoff)
-    click.echo(f"forgot the CRM record ids of {forgotten} conversation link(s) not updated since")
+    click.echo(f"forgot the CRM record ids of {forgotten} conversation link(s) not updated "
+               f"since {_moment(cutoff)}")
     if prune_quarantine:
         with transaction(engine) as conn:
             removed = retention.prune_quarantine(conn, cutoff, held_too=held_too)
         click.echo(f"deleted {removed} quarantine row(s)")
-    if redact_raw_after is not None:
-        redact_before = now() - redact_raw_after
+    if redact_before is not None:
         redacted = _in_batches(engine, lambda conn: retention.redact_raw(
             conn, redact_before, now()))
         click.echo(f"redacted the raw body of {redacted} event(s)")
+
+
+def on_a_terminal() -> bool:
+    """Whether a person is at the keyboard to confirm."""
+    return sys.stdin.isatty()
+
+
+def _moment(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC"
+
+
+def _plan(engine, cutoff, include_dead, prune_quarantine, held_too, redact_before) -> list[str]:
+    """What a prune with these options would do now, one line per kind of row."""
+    with transaction(engine) as conn:
+        lines = [
+            f"would prune {retention.count_prunable(conn, cutoff, keep_dead=not include_dead)} "
+            f"event(s) received before {_moment(cutoff)}",
+            f"would forget the CRM record ids of {links.count_stale(conn, cutoff)} "
+            f"conversation link(s) not updated since {_moment(cutoff)}",
+        ]
+        if prune_quarantine:
+            count = retention.count_quarantine(conn, cutoff, held_too=held_too)
+            lines.append(f"would delete {count} quarantine row(s)")
+        if redact_before is not None:
+            count = retention.count_redactable(conn, redact_before)
+            lines.append(f"would redact the raw body of {count} event(s)")
+    return lines
 
 
 def _in_batches(engine, batch) -> int:

@@ -3,7 +3,7 @@
 import json
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select
 
 from .dialect import upsert
 from .prepared import Prepared
@@ -30,6 +30,12 @@ def known(cursor, dialect, conversation_id: str) -> dict[str, dict]:
     statement = Prepared.once("links.known", _known_statement, dialect)
     rows = statement.run(cursor, {"conversation_id": conversation_id}).fetchall()
     return {adapter: json.loads(refs) for adapter, refs in rows}
+
+
+def count_stale(conn, older_than: datetime) -> int:
+    """How many links `prune` would forget now, for a dry run."""
+    return conn.execute(select(func.count()).select_from(crm_links)
+                        .where(crm_links.c.updated_at < older_than)).scalar_one()
 
 
 def prune(conn, older_than: datetime) -> int:

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, select, update
 
 from .tables import ACCEPTED, DEAD, DISCARDED, HELD, PENDING, deliveries, events, quarantine
 
@@ -32,12 +32,33 @@ def prune_events(conn, older_than: datetime, *, keep_dead: bool = True,
     return conn.execute(delete(events).where(events.c.seq.in_(seqs), ~still_pending)).rowcount
 
 
+def count_prunable(conn, older_than: datetime, *, keep_dead: bool = True) -> int:
+    """How many events `prune_events` would delete now, for a dry run."""
+    finished = _finished(older_than, keep_dead=keep_dead).subquery()
+    return conn.execute(select(func.count()).select_from(finished)).scalar_one()
+
+
+def _stale_quarantine(older_than: datetime, held_too: bool):
+    states = [ACCEPTED, DISCARDED] + ([HELD] if held_too else [])
+    return quarantine.c.state.in_(states), quarantine.c.last_received_at < older_than
+
+
 def prune_quarantine(conn, older_than: datetime, *, held_too: bool = False) -> int:
     """Delete resolved quarantine rows (and, if asked, held ones) last seen before `older_than`."""
-    states = [ACCEPTED, DISCARDED] + ([HELD] if held_too else [])
-    result = conn.execute(delete(quarantine).where(
-        quarantine.c.state.in_(states), quarantine.c.last_received_at < older_than))
-    return result.rowcount
+    return conn.execute(delete(quarantine).where(
+        *_stale_quarantine(older_than, held_too))).rowcount
+
+
+def count_quarantine(conn, older_than: datetime, *, held_too: bool = False) -> int:
+    """How many quarantine rows `prune_quarantine` would delete now, for a dry run."""
+    return conn.execute(select(func.count()).select_from(quarantine).where(
+        *_stale_quarantine(older_than, held_too))).scalar_one()
+
+
+def count_redactable(conn, older_than: datetime) -> int:
+    """How many raw bodies `redact_raw` would drop now, for a dry run."""
+    redactable = _finished(older_than, keep_dead=True).where(events.c.raw.is_not(None)).subquery()
+    return conn.execute(select(func.count()).select_from(redactable)).scalar_one()
 
 
 def redact_raw(conn, older_than: datetime, now: datetime, *, batch: int = BATCH) -> int:
