@@ -80,6 +80,32 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+DATABASE_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://", "sqlite://")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
+
+
+def read_database_url(environ, instance_path: str) -> str:
+    """DATABASE_URL for the psycopg 3 driver, or the embedded default; other databases refused."""
+    url = environ.get("DATABASE_URL") or default_database_url(instance_path)
+    if not url.startswith(DATABASE_SCHEMES):
+        scheme = url.split(":", 1)[0]
+        raise ConfigError(f"DATABASE_URL must be a postgresql:// (or postgres://) or sqlite:/// "
+                          f"URL; {scheme!r} is not a database the receiver can use")
+    return normalize_database_url(url)
+
+
+def read_choice(environ, name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of `choices` from `environ[name]` (any case), or `default` when unset."""
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+
+
 def default_database_url(instance_path: str) -> str:
     """The embedded default: one SQLite file in the app's instance folder."""
     return f"sqlite:///{Path(instance_path) / 'receiver.sqlite3'}"
@@ -98,9 +124,7 @@ def load_settings(environ=None, *, instance_path: str = "instance") -> Settings:
     adapters = _split(environ.get("RECEIVER_ADAPTERS"))
     settings = Settings(
         tokens=tokens,
-        database_url=normalize_database_url(
-            environ.get("DATABASE_URL") or default_database_url(instance_path)
-        ),
+        database_url=read_database_url(environ, instance_path),
         adapters=adapters,
         jsonl_path=environ.get("RECEIVER_JSONL_PATH") or None,
         http_url=environ.get("RECEIVER_HTTP_URL") or None,
@@ -113,6 +137,9 @@ def load_settings(environ=None, *, instance_path: str = "instance") -> Settings:
         metrics_token=environ.get("RECEIVER_METRICS_TOKEN") or None,
         environ=dict(environ),
     )
+    # Read by the logging set-up; checked here so that a typo stops the start with a sentence.
+    read_choice(environ, "RECEIVER_LOG_LEVEL", LOG_LEVELS, "INFO")
+    read_choice(environ, "RECEIVER_LOG_FORMAT", LOG_FORMATS, "json")
     check_adapter_settings(settings)
     return settings
 

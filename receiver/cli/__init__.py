@@ -1,11 +1,12 @@
 """The `receiver` command: a Flask CLI group whose app is built only when a command runs."""
 
 import click
-from flask.cli import AppGroup, ScriptInfo
+from flask.cli import ScriptInfo
 
 from .. import create_app
 from ..config import ConfigError
 from . import deliveries, inspect, retention, run, sendtest
+from .errors import ReceiverGroup
 
 
 def _create_app():
@@ -15,7 +16,8 @@ def _create_app():
         raise click.ClickException(str(error)) from None
 
 
-@click.group(cls=AppGroup)
+@click.group(cls=ReceiverGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rocketchat-crm-receiver", prog_name="receiver")
 @click.pass_context
 def main(ctx):
     """Receive Rocket.Chat Omnichannel webhooks and deliver them to CRMs."""

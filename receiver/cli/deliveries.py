@@ -80,11 +80,17 @@ def deliveries_retry(delivery_ids, adapter, retry_all):
 @with_appcontext
 def replay(event_id, adapter):
     """Deliver a stored event to an adapter again (or for the first time)."""
-    registry.check_names([adapter])
+    installed = registry.installed()
+    if adapter not in installed:
+        raise click.BadParameter(f"no adapter {adapter!r} is installed (installed: "
+                                 f"{', '.join(sorted(installed))})", param_hint="--adapter")
     with transaction(get_engine()) as conn:
         if not deliveries.replay(conn, event_id, adapter, now()):
             raise click.ClickException(f"no event {event_id}")
     click.echo(f"{event_id} queued for {adapter}")
+    if adapter not in get_settings().adapters:
+        click.echo(f"warning: RECEIVER_ADAPTERS does not include {adapter}, so no worker "
+                   "delivers it until it does", err=True)
 
 
 @click.group("adapters", cls=AppGroup)
