@@ -5,16 +5,19 @@ import os
 from flask import Flask
 
 
-def create_app(test_config=None):
-    """Build the app from the environment, or from `test_config` (a mapping of the same variables)."""
+def create_app(test_config=None, *, for_commands=False):
+    """Build the app from the environment, or from `test_config` (a mapping of the same variables).
+
+    `for_commands` builds it for the inspection and repair commands, which need only the
+    database; `config.check_serving` then guards the commands that serve or deliver.
+    """
     from . import config, health, logs, metrics, responses, webhook, writeback
-    from .adapters import registry
     from .store import db
 
     app = Flask(__name__, instance_relative_config=True)
     environ = os.environ if test_config is None else test_config
-    settings = config.load_settings(environ, instance_path=app.instance_path)
-    registry.check_names(settings.adapters)
+    settings = config.load_settings(environ, instance_path=app.instance_path,
+                                    for_commands=for_commands)
     app.extensions[config.EXTENSION] = settings
     app.extensions[writeback.EXTENSION] = writeback.enabled(settings.adapters)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

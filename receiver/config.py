@@ -111,16 +111,16 @@ def default_database_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'receiver.sqlite3'}"
 
 
-def load_settings(environ=None, *, instance_path: str = "instance") -> Settings:
-    """Build Settings from the environment, or raise ConfigError naming the variable."""
+def load_settings(environ=None, *, instance_path: str = "instance",
+                  for_commands: bool = False) -> Settings:
+    """Build Settings from the environment, or raise ConfigError naming the variable.
+
+    `for_commands`: for inspection and repair commands, which need only the database; the
+    webhook token and the adapters' settings are checked by `check_serving` when a command
+    serves or delivers.
+    """
     environ = os.environ if environ is None else environ
     tokens = _split(environ.get("ROCKETCHAT_LIVECHAT_TOKEN"))
-    if not tokens:
-        raise ConfigError(
-            "ROCKETCHAT_LIVECHAT_TOKEN is not set: give it the secret token configured in "
-            "Rocket.Chat (Omnichannel > Webhooks > Secret Token); a comma-separated list "
-            "accepts several during a rotation"
-        )
     adapters = _split(environ.get("RECEIVER_ADAPTERS"))
     settings = Settings(
         tokens=tokens,
@@ -140,8 +140,23 @@ def load_settings(environ=None, *, instance_path: str = "instance") -> Settings:
     # Read by the logging set-up; checked here so that a typo stops the start with a sentence.
     read_choice(environ, "RECEIVER_LOG_LEVEL", LOG_LEVELS, "INFO")
     read_choice(environ, "RECEIVER_LOG_FORMAT", LOG_FORMATS, "json")
-    check_adapter_settings(settings)
+    if not for_commands:
+        check_serving(settings)
     return settings
+
+
+def check_serving(settings: Settings) -> None:
+    """Refuse to serve the webhook or deliver without the token and each adapter's settings."""
+    if not settings.tokens:
+        raise ConfigError(
+            "ROCKETCHAT_LIVECHAT_TOKEN is not set: give it the secret token configured in "
+            "Rocket.Chat (Omnichannel > Webhooks > Secret Token); a comma-separated list "
+            "accepts several during a rotation"
+        )
+    from .adapters import registry  # here, not above: the registry reads ConfigError from here
+
+    registry.check_names(settings.adapters)
+    check_adapter_settings(settings)
 
 
 def _check_signing_secret(secret: str) -> None:

@@ -33,7 +33,9 @@ def unused_database(admin_url: str) -> str:
     (["db", "upgrade"], {"DATABASE_URL": "mysqll://x"}, ["DATABASE_URL", "'mysqll'"]),
     (["events", "list"], {"RECEIVER_LOG_LEVEL": "verbose"},
      ["RECEIVER_LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR, CRITICAL", "'verbose'"]),
-    (["events", "list"], {"RECEIVER_ADAPTERS": "htp"}, ["RECEIVER_ADAPTERS", "htp"]),
+    (["worker", "--once"], {"RECEIVER_ADAPTERS": "htp"}, ["RECEIVER_ADAPTERS", "htp"]),
+    (["worker", "--once"], {"ROCKETCHAT_LIVECHAT_TOKEN": None}, ["ROCKETCHAT_LIVECHAT_TOKEN"]),
+    (["worker", "--once"], {"RECEIVER_ADAPTERS": "jsonl"}, ["RECEIVER_JSONL_PATH"]),
 ])
 def test_a_wrong_setting_is_one_line_naming_it(tmp_path, args, environ, says):
     environ.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / 'r.sqlite3'}")
@@ -74,3 +76,14 @@ def test_version_and_short_help():
     assert code == 0 and output.startswith("receiver, version ")
     code, output = run(["events", "-h"])
     assert code == 0 and "events [OPTIONS] COMMAND" in output and "-h, --help" in output
+
+
+@pytest.mark.parametrize("args", [["db", "upgrade"], ["events", "list"], ["deliveries", "summary"],
+                                  ["quarantine", "list"], ["adapters", "list"]])
+def test_inspection_and_repair_need_only_the_database(tmp_path, args):
+    """Neither the webhook token nor an adapter's settings: those are for serving and delivering."""
+    database = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    assert run(["db", "upgrade"], DATABASE_URL=database, ROCKETCHAT_LIVECHAT_TOKEN=None)[0] == 0
+    code, output = run(args, DATABASE_URL=database, ROCKETCHAT_LIVECHAT_TOKEN=None,
+                       RECEIVER_ADAPTERS="jsonl,nosuch")
+    assert code == 0, output

@@ -11,7 +11,7 @@ from .errors import ReceiverGroup
 
 def _create_app():
     try:
-        return create_app()
+        return create_app(for_commands=True)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
 

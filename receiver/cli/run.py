@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from ..config import get_settings
+from ..config import check_serving, get_settings
 from ..logs import configure_logging
 from ..store import schema
 from ..store.db import get_engine, make_worker_engine
@@ -40,6 +40,7 @@ def worker(once):
     """Deliver stored events to the configured adapters until SIGTERM or SIGINT."""
     configure_logging()
     settings = get_settings()
+    check_serving(settings)
     engine = make_worker_engine(settings.database_url, settings.store_timeout_seconds)
     delivering = build_worker(settings, engine)
     if once:
@@ -79,6 +80,7 @@ def _supervise(commands: dict, env: dict) -> int:
 @with_appcontext
 def serve(host, port, workers, no_worker):
     """Run the webhook endpoint (gunicorn) and a delivery worker on one machine."""
+    check_serving(get_settings())
     configure_logging()
     schema.upgrade(get_engine())
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
