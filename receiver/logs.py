@@ -64,7 +64,8 @@ def init_app(app) -> None:
             requests_log.info("webhook", extra=fields(
                 status=response.status_code, outcome=request_outcome(response),
                 type=g.get("event_type"), event_id=g.get("event_id"),
-                conversation_id=g.get("conversation_id"), bytes=request.content_length,
+                conversation_id=g.get("conversation_id"), quarantine_id=g.get("quarantine_id"),
+                reason=g.get("reason"), bytes=request.content_length,
                 duration_ms=round(request_seconds() * 1000, 2),
             ))
         return response

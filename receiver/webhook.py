@@ -67,7 +67,7 @@ def receive():
         if outcome.references:
             answer["crm"] = fitting(outcome.references)
         return jsonify(answer)
-    g.event_type = outcome.source_type
+    g.event_type, g.quarantine_id = outcome.source_type, outcome.held_id
     return error_response(
         422, f"the {outcome.source_type or 'untyped'} payload failed validation; "
         f"it is kept in quarantine as #{outcome.held_id}",
@@ -77,6 +77,7 @@ def receive():
 
 @bp.errorhandler(TokenMismatch)
 def token_mismatch(error):
+    g.reason = "wrong token" if request.headers.get(TOKEN_HEADER) else "no token"
     return error_response(401, str(error))
 
 

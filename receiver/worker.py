@@ -24,6 +24,8 @@ IDLE_MIN_SECONDS = 0.05
 IDLE_MAX_SECONDS = 2.0
 RECORD_TRIES = 5
 OUTCOME_NAMES = {Delivered: "delivered", RetryLater: "retry", Failed: "failed"}
+# A retry is worth a look when it repeats; a dead letter needs someone to act.
+OUTCOME_LEVELS = {Delivered: logging.INFO, RetryLater: logging.WARNING, Failed: logging.ERROR}
 
 
 def headline(outcome) -> str | None:
@@ -72,7 +74,7 @@ class Worker:
         name = OUTCOME_NAMES[type(outcome)]
         DELIVERIES.labels(claim.adapter, name).inc()
         conversation = claim.event.get("conversation") or {}
-        log.info("delivery", extra=fields(
+        log.log(OUTCOME_LEVELS[type(outcome)], "delivery", extra=fields(
             delivery_id=claim.id, event_id=claim.event_id, conversation_id=conversation.get("id"),
             adapter=claim.adapter, outcome=name, attempt=claim.attempts,
             duration_ms=round(duration * 1000, 2), reason=headline(outcome)))
@@ -141,7 +143,11 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Deliver until `stop` is set; the delivery in hand is always finished first."""
         idle = IDLE_MIN_SECONDS
-        log.info("worker %s delivering to %s", self.name, ", ".join(self.adapters) or "nothing")
+        if self.adapters:
+            log.info("worker %s delivering to %s", self.name, ", ".join(self.adapters))
+        else:
+            log.warning("worker %s has no adapter to deliver to: events are stored, and wait "
+                        "until RECEIVER_ADAPTERS names one", self.name)
         while not stop.is_set():
             try:
                 worked = self.step()

@@ -2,10 +2,12 @@
 
 import json
 import logging
+import threading
 
 import pytest
 
 from receiver.logs import JsonFormatter
+from receiver.worker import Worker
 
 from .conftest import OLD_TOKEN, TOKEN, delivering_to, drain, payload
 from .crm import SECRET, Answer
@@ -63,3 +65,32 @@ def test_no_secret_or_personal_data_is_logged(post, worker, crm, lines, caplog):
         assert secret not in text
     for personal in PERSONAL:
         assert personal not in text
+
+
+def test_refusals_say_why_and_where_the_body_is_kept(post, lines):
+    post(payload("e-livechat-session-close"), token=None)
+    post(payload("e-livechat-session-close"), token="wrong")
+    held = post({"type": "Message", "_id": "r"}).get_json()["quarantine_id"]
+    requests = [line for line in lines() if line["logger"] == "receiver.requests"]
+    assert [(line["status"], line.get("reason")) for line in requests[:2]] == [
+        (401, "no token"), (401, "wrong token")]
+    assert requests[2]["status"] == 422 and requests[2]["quarantine_id"] == held
+
+
+@pytest.mark.parametrize("answer, level", [(200, "info"), (503, "warning"), (400, "error")])
+def test_a_delivery_is_logged_at_the_level_its_outcome_needs(post, worker, crm, lines, answer,
+                                                             level):
+    post(payload("e-message-agent"))
+    crm.answer(Answer(answer))
+    drain(worker)
+    (attempt,) = [line for line in lines() if line["message"] == "delivery"]
+    assert attempt["level"] == level
+
+
+def test_a_worker_with_no_adapter_warns(engine, caplog):
+    caplog.set_level(logging.INFO, logger="receiver")
+    stop = threading.Event()
+    stop.set()
+    Worker(engine, {}, lease_seconds=5).run(stop)
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned and "RECEIVER_ADAPTERS" in warned[0].getMessage()
