@@ -13,9 +13,13 @@ def test_events_list_and_show(post, runner):
     post(payload("webhook-test-sample"))
     listing = runner.invoke(cli.main, ["events", "list"])
     assert listing.exit_code == 0, listing.output
-    lines = listing.output.splitlines()
+    header, *lines = listing.output.splitlines()
+    assert header.split() == ["EVENT", "RECEIVED", "KIND", "CONVERSATION"]
     assert len(lines) == 2
     assert "(test)" in lines[0] and event_id in lines[1] and "chat.closed" in lines[1]
+    assert "s ago)" in lines[1]
+    listed = json.loads(runner.invoke(cli.main, ["events", "list", "--json"]).output)
+    assert [(event["id"], event["test"]) for event in listed][1] == (event_id, False)
     shown = runner.invoke(cli.main, ["events", "show", event_id])
     assert json.loads(shown.output)["conversation"]["id"] == "r7XkPq2mZ4nLb8sT3"
     raw = runner.invoke(cli.main, ["events", "show", event_id, "--raw"])
@@ -25,8 +29,16 @@ def test_events_list_and_show(post, runner):
 def test_events_list_filters(post, runner):
     post(payload("e-livechat-session-close"))
     post(payload("e-offline-message"))
-    listing = runner.invoke(cli.main, ["events", "list", "--kind", "offline.message"])
-    assert len(listing.output.splitlines()) == 1 and "offline.message" in listing.output
+    listing = runner.invoke(cli.main, ["events", "list", "--kind", "offline.message", "--json"])
+    assert [event["kind"] for event in json.loads(listing.output)] == ["offline.message"]
+
+
+def test_a_filter_with_a_typo_is_refused_naming_the_choices(runner):
+    result = runner.invoke(cli.main, ["events", "list", "--kind", "chat.close"])
+    assert result.exit_code == 2 and "'chat.closed'" in result.output
+    result = runner.invoke(cli.main, ["deliveries", "list", "--adapter", "htp"])
+    assert result.exit_code == 2 and "no adapter 'htp' is installed" in result.output
+    assert "http" in result.output
 
 
 def test_show_unknown_event_fails_clearly(runner):
@@ -60,7 +72,7 @@ def test_quarantine_list_show_and_replay_after_a_fix(post, runner, engine, monke
     assert replayed.exit_code == 0, replayed.output
     assert "accepted as evt_" in replayed.output
     assert count(engine, "events") == 1 and count(engine, "deliveries") == 1
-    assert runner.invoke(cli.main, ["quarantine", "list"]).output == ""
+    assert runner.invoke(cli.main, ["quarantine", "list"]).output == "(none)\n"
     accepted = runner.invoke(cli.main, ["quarantine", "list", "--state", "accepted"])
     assert f"#{held_id}" in accepted.output
 

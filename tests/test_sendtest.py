@@ -1,5 +1,6 @@
 """`receiver send-test` acts as Rocket.Chat: against the real app, and with each version's retries."""
 
+import json
 import threading
 
 import pytest
@@ -36,8 +37,8 @@ def test_a_whole_conversation_lands_in_order(served, runner, engine):
     assert result.exit_code == 0, result.output
     assert "16 of 16 accepted" in result.output
     assert count(engine, "events") == 16
-    listing = runner.invoke(cli.main, ["events", "list", "--limit", "8"]).output.splitlines()
-    kinds = [line.split()[2] for line in reversed(listing)]
+    listing = json.loads(runner.invoke(cli.main, ["events", "list", "--limit", "8", "--json"]).output)
+    kinds = [event["kind"] for event in reversed(listing)]
     assert kinds == ["chat.started", "chat.queued", "message.visitor", "chat.taken",
                      "message.agent", "chat.forwarded", "message.visitor", "chat.closed"]
 

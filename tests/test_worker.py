@@ -1,5 +1,6 @@
 """The worker against a real local HTTP server: retries, dead letters, order, leases."""
 
+import json
 import threading
 import time
 from datetime import timedelta
@@ -411,3 +412,24 @@ def test_a_batch_that_slows_down_is_given_back_for_other_workers(app, post, work
         assert worker.step()  # gives the rest back, then claims only what it can deliver
         assert drain(other) == 1  # so another worker takes the third room meanwhile
     assert sorted(crm.delivered_ids()) == sorted(ids)
+
+
+def test_listings_say_what_comes_next_for_each_delivery(post, worker, crm, runner):
+    delivered = post(payload("e-message-agent")).get_json()["id"]
+    drain(worker)
+    first = post(visitor_message("held-room", "m1")).get_json()["id"]
+    crm.answer(Answer(503))
+    drain(worker)  # the room's first message fails once and waits for its retry
+    second = post(visitor_message("held-room", "m2")).get_json()["id"]
+    listed = runner.invoke(cli.main, ["deliveries", "list"]).output.splitlines()
+    assert listed[0].split() == ["ID", "STATE", "ADAPTER", "EVENT", "KIND", "ATTEMPTS", "NEXT"]
+    rows = {line.split()[3]: line for line in listed[1:]}
+    assert " delivered " in rows[delivered] and "due" not in rows[delivered]
+    assert f"waits for {first}, earlier in its conversation" in rows[second]
+    assert "due " in rows[first] and "(in " in rows[first]
+    as_json = json.loads(runner.invoke(cli.main, ["deliveries", "list", "--json"]).output)
+    assert {row["event_id"]: row["waiting_for"] for row in as_json} == {
+        delivered: None, first: None, second: first}
+    summary = json.loads(runner.invoke(cli.main, ["deliveries", "summary", "--json"]).output)
+    assert sorted((row["state"], row["count"]) for row in summary) == [
+        ("delivered", 1), ("pending", 2)]

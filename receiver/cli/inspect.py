@@ -11,7 +11,9 @@ from ..store import events as event_store
 from ..store import quarantine
 from ..store.db import get_engine
 from ..store.transactions import transaction
+from ..records import KINDS, format_time
 from .common import now, when
+from .tables import ago, echo_json, echo_table, json_option
 
 
 # --- events -----------------------------------------------------------------------------
@@ -22,24 +24,30 @@ def events():
 
 
 @events.command("list")
-@click.option("--kind")
-@click.option("--conversation", "conversation_id")
-@click.option("--limit", type=int, default=50, show_default=True)
-def events_list(kind, conversation_id, limit):
+@click.option("--kind", type=click.Choice(KINDS), help="only events of this kind")
+@click.option("--conversation", "conversation_id", help="only this room's events")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+def events_list(kind, conversation_id, limit, as_json):
     """List the newest events."""
     with transaction(get_engine()) as conn:
         rows = event_store.list_events(conn, kind=kind, conversation_id=conversation_id,
                                        limit=limit)
-    for row in rows:
-        click.echo(f"{row.id}  {when(row.received_at)}  {row.kind:<16} "
-                   f"{row.conversation_id or '-'}{'  (test)' if row.test else ''}")
+    if as_json:
+        return echo_json([{"id": row.id, "kind": row.kind, "conversation_id": row.conversation_id,
+                           "received_at": format_time(row.received_at), "test": row.test}
+                          for row in rows])
+    echo_table(("EVENT", "RECEIVED", "KIND", "CONVERSATION", ""),
+               [(row.id, ago(row.received_at), row.kind, row.conversation_id or "-",
+                 "(test)" if row.test else "") for row in rows])
 
 
 @events.command("show")
 @click.argument("event_id")
 @click.option("--raw", is_flag=True, help="print the body exactly as Rocket.Chat sent it")
-def events_show(event_id, raw):
-    """Print one event's normalized record (or raw body)."""
+@json_option
+def events_show(event_id, raw, as_json):
+    """Print one event's normalized record (it is JSON already), or its raw body."""
     with transaction(get_engine()) as conn:
         row = event_store.get_event(conn, event_id)
     if row is None:
@@ -49,7 +57,7 @@ def events_show(event_id, raw):
             raise click.ClickException(f"the raw body of {event_id} was redacted")
         click.echo(row.raw.decode("utf-8", "replace"))
     else:
-        click.echo(json.dumps(row.payload, indent=2, ensure_ascii=False))
+        echo_json(row.payload)
 
 
 # --- quarantine -------------------------------------------------------------------------
@@ -62,25 +70,37 @@ def quarantine_group():
 @quarantine_group.command("list")
 @click.option("--state", type=click.Choice(["held", "accepted", "discarded", "all"]),
               default="held", show_default=True)
-@click.option("--limit", type=int, default=50, show_default=True)
-def quarantine_list(state, limit):
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+def quarantine_list(state, limit, as_json):
     """List quarantined bodies."""
     with transaction(get_engine()) as conn:
         rows = quarantine.list_held(conn, state=None if state == "all" else state, limit=limit)
-    for row in rows:
-        fields = ", ".join(sorted(row.errors)) or "-"
-        click.echo(f"#{row.id}  {when(row.last_received_at)}  {row.state:<9} "
-                   f"{row.source_type or '(no type)'}  x{row.times_received}  fields: {fields}")
+    if as_json:
+        return echo_json([_held_summary(row) for row in rows])
+    echo_table(("ID", "LAST RECEIVED", "STATE", "TYPE", "TIMES", "FIELDS"),
+               [(f"#{row.id}", ago(row.last_received_at), row.state,
+                 row.source_type or "(no type)", row.times_received,
+                 ", ".join(sorted(row.errors)) or "-") for row in rows])
+
+
+def _held_summary(row) -> dict:
+    return {"id": row.id, "state": row.state, "type": row.source_type,
+            "times_received": row.times_received,
+            "last_received_at": format_time(row.last_received_at), "errors": row.errors}
 
 
 @quarantine_group.command("show")
 @click.argument("held_id", type=int)
-def quarantine_show(held_id):
+@json_option
+def quarantine_show(held_id, as_json):
     """Print a quarantined body and its validation errors."""
     with transaction(get_engine()) as conn:
         row = quarantine.get_held(conn, held_id)
     if row is None:
         raise click.ClickException(f"no quarantined body #{held_id}")
+    if as_json:
+        return echo_json({**_held_summary(row), "body": row.raw.decode("utf-8", "replace")})
     click.echo(f"#{row.id} {row.state}, received {row.times_received} time(s), "
                f"last {when(row.last_received_at)}")
     click.echo("errors: " + json.dumps(row.errors, indent=2, ensure_ascii=False))

@@ -235,6 +235,20 @@ def list_deliveries(conn, *, state: str | None = None, adapter: str | None = Non
     return [_row(row) for row in conn.execute(query)]
 
 
+def waiting_for(conn, delivery_id: int) -> str | None:
+    """The event a pending delivery waits behind: the first pending one of its conversation."""
+    this, earlier = deliveries.alias("this"), deliveries.alias("earlier")
+    query = (select(events.c.id)
+             .select_from(earlier.join(events, events.c.seq == earlier.c.event_seq))
+             .join(this, and_(this.c.adapter == earlier.c.adapter,
+                              this.c.conversation_id == earlier.c.conversation_id,
+                              this.c.event_seq > earlier.c.event_seq))
+             .where(this.c.id == delivery_id, this.c.state == PENDING,
+                    earlier.c.state == PENDING)
+             .order_by(earlier.c.event_seq).limit(1))
+    return conn.execute(query).scalar()
+
+
 def get_delivery(conn, delivery_id: int) -> DeliveryRow | None:
     row = conn.execute(_row_query().where(deliveries.c.id == delivery_id)).first()
     return _row(row) if row else None

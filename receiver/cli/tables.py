@@ -1,0 +1,57 @@
+"""Listings as tables with a header row for people, or as JSON for scripts."""
+
+import dataclasses
+import json
+from datetime import datetime, timezone
+
+import click
+
+from ..records import format_time
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="print JSON (times in ISO-8601 UTC) instead of a table")
+
+
+def echo_table(header: tuple[str, ...], rows: list[tuple]) -> None:
+    """Rows under a header, each column as wide as its widest cell; `(none)` when empty."""
+    if not rows:
+        click.echo("(none)")
+        return
+    cells = [tuple(str(cell) for cell in row) for row in [header, *rows]]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(header))]
+    for row in cells:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def as_plain(record) -> dict:
+    """A dataclass row as a JSON-ready dict."""
+    return {key: _plain(value) for key, value in dataclasses.asdict(record).items()}
+
+
+def echo_json(value) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """A time as people read it in a listing: `2026-12-01 15:04:05 (3 min ago)`, or `-`."""
+    if value is None:
+        return "-"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    seconds = (now - value).total_seconds()
+    span = abs(seconds)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
+        if span >= size or size == 1:
+            amount = f"{int(span // size)} {unit}"
+            break
+    relative = f"{amount} ago" if seconds >= 0 else f"in {amount}"
+    return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} ({relative})"
