@@ -1,0 +1,51 @@
+"""The contact fields the console searches events by, as expressions each database indexes."""
+
+from sqlalchemy import literal_column
+
+# Field name -> its path in the normalized payload, and whether case is ignored.
+# Lists are searched on their first entry: that is the one Rocket.Chat shows on the room.
+FIELDS = {
+    "name": (("contact", "name"), True),
+    "email": (("contact", "emails", "0"), True),
+    "phone": (("contact", "phones", "0"), False),
+    "token": (("contact", "token"), False),
+}
+
+
+def _sqlite(path: tuple[str, ...]) -> str:
+    steps = "".join(f"[{step}]" if step.isdigit() else f".{step}" for step in path)
+    return f"json_extract(payload, '${steps}')"
+
+
+def _postgresql(path: tuple[str, ...]) -> str:
+    return f"((payload::jsonb) #>> '{{{','.join(path)}}}')"
+
+
+# Indexes on expressions are created by the migration, not declared on the table: each
+# database has its own expressions, and Alembic cannot compare them across databases.
+INDEX_PREFIX = "ix_events_contact_"
+
+BUILDERS = {"sqlite": _sqlite, "postgresql": _postgresql}
+
+
+def expression(dialect_name: str, field: str) -> str:
+    """The SQL for `field` of an event's contact, exactly as its index is built."""
+    path, fold_case = FIELDS[field]
+    sql = BUILDERS[dialect_name](path)
+    return f"lower({sql})" if fold_case else sql
+
+
+def column(dialect_name: str, field: str):
+    """`expression` as a column to compare in a query, so the database uses the index."""
+    return literal_column(expression(dialect_name, field))
+
+
+def index_name(dialect_name: str, field: str) -> str:
+    """The name of `field`'s index on `events` in a `dialect_name` database."""
+    return f"{INDEX_PREFIX}{field}_{dialect_name}"
+
+
+def search_value(field: str, value: str) -> str:
+    """What the operator typed, as the index holds it."""
+    return value.strip().lower() if FIELDS[field][1] else value.strip()
+
