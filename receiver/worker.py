@@ -13,7 +13,7 @@ from .claims import Claims
 from .logs import fields
 from .metrics import DELIVERIES
 from .retry import RetryPolicy
-from .store import deliveries, links
+from .store import attempts, deliveries, links
 from .store.transactions import StoreUnavailable, driver_cursor, driver_transaction, transaction
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,25 @@ class Worker:
                 if not self.store(claim, outcome, attempted_at):
                     log.warning("lease on delivery %s was taken over; outcome dropped",
                                 claim.id)
+                    return
+                self.note(claim, outcome, attempted_at)
                 return
             except StoreUnavailable as error:
                 log.warning("cannot record delivery %s (try %d): %s", claim.id, attempt, error)
                 time.sleep(min(2 ** attempt * 0.1, 2.0))
         # The lease will expire and another attempt deliver again: adapters are idempotent.
         log.error("gave up recording delivery %s; it will be retried after its lease", claim.id)
+
+    def note(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> None:
+        """Add the attempt to the delivery's history; the console shows it, nothing depends on it."""
+        try:
+            with driver_transaction(self.engine, one_statement=True) as cursor:
+                attempts.record(cursor, self.engine.dialect, claim.id, claim.attempts,
+                                attempted_at, OUTCOME_NAMES[type(outcome)],
+                                getattr(outcome, "reason", None))
+        except StoreUnavailable as error:
+            log.warning("attempt %d of delivery %s left out of its history: %s",
+                        claim.attempts, claim.id, error)
 
     def store(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
         """Write the outcome and any record ids it reported; False if the lease was lost."""
