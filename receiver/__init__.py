@@ -7,7 +7,7 @@ from flask import Flask
 
 def create_app(test_config=None):
     """Build the app from the environment, or from `test_config` (a mapping of the same variables)."""
-    from . import config, health, logs, metrics, responses, webhook, writeback
+    from . import config, console, health, logs, metrics, responses, webhook, writeback
     from .adapters import registry
     from .store import db
 
@@ -24,4 +24,5 @@ def create_app(test_config=None):
     app.register_blueprint(health.bp)
     metrics.init_app(app, settings.metrics_token)
     logs.init_app(app)
+    console.init_app(app, settings)
     return app
