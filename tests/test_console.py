@@ -10,7 +10,7 @@ from receiver.console.access import Throttle
 from receiver.store import deliveries, pauses, quarantine
 from receiver.store.transactions import transaction
 
-from .conftest import count, drain, payload, room
+from .conftest import drain, payload, room
 
 PASSWORD = "correct horse battery staple"
 PAGES = {"/console/": "Overview", "/console/conversations": "Conversations",
@@ -319,3 +319,22 @@ def test_sign_in_redirects_only_into_the_console(client):
     answer = client.post("/console/sign-in?next=https://evil.example/",
                          data={"password": PASSWORD, "csrf_token": token})
     assert answer.location == "/console/"
+
+
+def test_each_search_walks_its_index(app, engine):
+    from sqlalchemy import select, text
+
+    from receiver.store import contacts
+    from receiver.store.tables import events
+
+    dialect = engine.dialect.name
+    explain = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
+    for field in contacts.FIELDS:
+        query = select(events.c.conversation_id).where(
+            contacts.column(dialect, field) == "x").compile(
+            dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+        with engine.connect() as conn:
+            if dialect == "postgresql":
+                conn.execute(text("SET enable_seqscan = off"))  # an empty table is cheaper to scan
+            plan = " ".join(str(row) for row in conn.execute(text(explain + str(query))))
+        assert contacts.index_name(dialect, field) in plan, plan

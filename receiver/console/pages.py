@@ -140,13 +140,10 @@ def event(event_id):
 def dead_letters():
     """Dead letters, newest first, with Retry per row and Retry all per adapter."""
     with reading(get_engine()) as conn:
-        rows = queries.dead_letters(conn)
-        counts = queries.adapter_counts(conn, get_settings().adapters)
-    dead_by_adapter = {count.name: count.dead for count in counts if count.dead}
-    for row in rows:
-        dead_by_adapter.setdefault(row.adapter, 0)
+        dead_by_adapter = queries.dead_by_adapter(conn)
+        rows = queries.dead_letters(conn, sorted(dead_by_adapter))
     return _page("dead_letters.html", rows=rows, dead_by_adapter=dead_by_adapter,
-                 limit=queries.DEAD_LIMIT)
+                 configured=get_settings().adapters, limit=queries.DEAD_LIMIT)
 
 
 @bp.get("/quarantine")

@@ -121,7 +121,8 @@ delivery_attempts = Table(
     Column("outcome", String(16), nullable=False),
     Column("error", Text),
     Index(None, "delivery_id", "id"),
-    Index(None, "attempted_at"),
+    # Covers the Overview's chart of attempts per hour by outcome.
+    Index(None, "attempted_at", "outcome"),
 )
 
 # Adapters an operator paused: workers claim none of their deliveries until resumed.

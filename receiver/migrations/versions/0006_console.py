@@ -33,7 +33,8 @@ def upgrade() -> None:
     )
     op.create_index('ix_delivery_attempts_delivery_id_id', 'delivery_attempts',
                     ['delivery_id', 'id'])
-    op.create_index('ix_delivery_attempts_attempted_at', 'delivery_attempts', ['attempted_at'])
+    op.create_index('ix_delivery_attempts_attempted_at_outcome', 'delivery_attempts',
+                    ['attempted_at', 'outcome'])
     op.create_table(
         'paused_adapters',
         sa.Column('adapter', sa.String(length=64), nullable=False),
