@@ -1,5 +1,6 @@
 """The console through Flask's test client: access, CSRF, headers, every page and action."""
 
+import json
 import logging
 import re
 
@@ -331,10 +332,21 @@ def test_each_search_walks_its_index(app, engine):
     explain = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
     for field in contacts.FIELDS:
         query = select(events.c.conversation_id).where(
-            contacts.column(dialect, field) == "x").compile(
+            contacts.column(dialect, field) == "x", contacts.indexed()).compile(
             dialect=engine.dialect, compile_kwargs={"literal_binds": True})
         with engine.connect() as conn:
             if dialect == "postgresql":
                 conn.execute(text("SET enable_seqscan = off"))  # an empty table is cheaper to scan
             plan = " ".join(str(row) for row in conn.execute(text(explain + str(query))))
         assert contacts.index_name(dialect, field) in plan, plan
+
+
+def test_a_conversation_event_jsonb_would_refuse_is_stored_and_found_by_room(console, post):
+    body = payload("e-livechat-session-start")
+    body["_id"] = "odd-room"
+    body["visitor"]["name"] = "Ana \u0000 \ud800"  # PostgreSQL's jsonb takes neither
+    assert post(json.dumps(body)).status_code == 200
+    page = console.get("/console/conversations", query_string={"q": "odd-room"}).text
+    assert 'href="/console/conversations/odd-room"' in page
+    # UTF-8 cannot carry the lone surrogate: the page shows "?" in its place.
+    assert "Ana \x00 ?" in console.get("/console/conversations/odd-room").text

@@ -3,7 +3,7 @@
 import json
 from datetime import datetime, timezone
 
-from flask import abort, render_template, request
+from flask import Response, abort, render_template, request
 
 from ..config import get_settings
 from ..records import KINDS
@@ -23,8 +23,11 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _page(template: str, **values):
-    return render_template(f"console/{template}", now=now(), **values)
+def _page(template: str, **values) -> Response:
+    html = render_template(f"console/{template}", now=now(), **values)
+    # Stored text may hold lone surrogates (Rocket.Chat sent them as \ud800 escapes),
+    # which UTF-8 cannot encode: they are shown as "?" rather than failing the page.
+    return Response(html.encode("utf-8", "replace"), mimetype="text/html")
 
 
 @bp.get("/")

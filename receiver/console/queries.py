@@ -195,7 +195,7 @@ def _matching_rooms(conn, text: str, limit: int) -> list[str]:
         value = contacts.search_value(name, text)
         rows = conn.execute(
             select(events.c.conversation_id)
-            .where(contacts.column(conn.dialect.name, name) == value,
+            .where(contacts.column(conn.dialect.name, name) == value, contacts.indexed(),
                    events.c.conversation_id.is_not(None))
             .order_by(events.c.seq.desc()).limit(limit))
         rooms.extend(row.conversation_id for row in rows)

@@ -1,5 +1,5 @@
 """The console's tables and indexes: delivery attempts, paused adapters, shared secrets,
-events by kind, and events by their contact's name, email, phone and token.
+events by kind, and conversation events by their contact's name, email, phone and token.
 
 Revision ID: 0006
 Revises: 0004
@@ -50,15 +50,21 @@ def upgrade() -> None:
     )
     op.create_index('ix_events_kind_seq', 'events', ['kind', 'seq'])
     dialect = op.get_bind().dialect.name
+    if dialect == 'postgresql':
+        op.execute(contacts.JSON_FIELD_FUNCTION)
     for field in contacts.FIELDS:
         op.create_index(contacts.index_name(dialect, field), 'events',
-                        [sa.text(contacts.expression(dialect, field))])
+                        [sa.text(contacts.expression(dialect, field))],
+                        sqlite_where=sa.text(contacts.INDEXED),
+                        postgresql_where=sa.text(contacts.INDEXED))
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for field in contacts.FIELDS:
         op.drop_index(contacts.index_name(dialect, field), table_name='events')
+    if dialect == 'postgresql':
+        op.execute(f'DROP FUNCTION {contacts.JSON_FIELD}(text, text[])')
     op.drop_index('ix_events_kind_seq', table_name='events')
     op.drop_table('secrets')
     op.drop_table('paused_adapters')
