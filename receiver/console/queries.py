@@ -270,8 +270,7 @@ DEAD_LIMIT = 100
 def dead_letters(conn, adapters, limit: int = DEAD_LIMIT) -> list[DeadLetter]:
     """The newest dead letters of the given adapters, newest first.
 
-    One index walk per adapter, newest first, merged here: across adapters the database
-    would read every dead letter to sort them.
+    One walk of `ix_deliveries_dead` per adapter, newest first, merged here.
     """
     found = []
     for adapter in adapters:
@@ -280,7 +279,8 @@ def dead_letters(conn, adapters, limit: int = DEAD_LIMIT) -> list[DeadLetter]:
                    events.c.kind, deliveries.c.conversation_id, deliveries.c.attempts,
                    deliveries.c.last_error, deliveries.c.finished_at)
             .join(events, events.c.seq == deliveries.c.event_seq)
-            .where(*_finished(DEAD, adapter))
+            .where(deliveries.c.state == literal_column(f"'{DEAD}'"),
+                   deliveries.c.adapter == adapter)
             .order_by(deliveries.c.id.desc()).limit(limit))
         found.extend(DeadLetter(*row) for row in rows)
     return sorted(found, key=lambda row: row.id, reverse=True)[:limit]

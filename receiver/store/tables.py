@@ -74,6 +74,9 @@ deliveries = Table(
     # Leaving pending rows out also keeps SQLite from picking this index for claims.
     Index("ix_deliveries_state_adapter", "state", "adapter",
           postgresql_where=text("state <> 'pending'"), sqlite_where=text("state <> 'pending'")),
+    # The console's Dead letters, newest first per adapter; small, as dead letters are few.
+    Index("ix_deliveries_dead", "adapter", "id",
+          postgresql_where=text("state = 'dead'"), sqlite_where=text("state = 'dead'")),
 )
 
 HELD = "held"

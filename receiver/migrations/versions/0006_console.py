@@ -1,5 +1,6 @@
 """The console's tables and indexes: delivery attempts, paused adapters, shared secrets,
-events by kind, and conversation events by their contact's name, email, phone and token.
+dead letters, events by kind, and conversation events by their contact's name, email,
+phone and token.
 
 Revision ID: 0006
 Revises: 0004
@@ -16,6 +17,8 @@ revision = '0006'
 down_revision = '0004'
 branch_labels = None
 depends_on = None
+
+DEAD = sa.text("state = 'dead'")
 
 
 def upgrade() -> None:
@@ -49,6 +52,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('name', name='pk_secrets'),
     )
     op.create_index('ix_events_kind_seq', 'events', ['kind', 'seq'])
+    op.create_index('ix_deliveries_dead', 'deliveries', ['adapter', 'id'],
+                    postgresql_where=DEAD, sqlite_where=DEAD)
     dialect = op.get_bind().dialect.name
     if dialect == 'postgresql':
         op.execute(contacts.JSON_FIELD_FUNCTION)
@@ -66,6 +71,8 @@ def downgrade() -> None:
     if dialect == 'postgresql':
         op.execute(f'DROP FUNCTION {contacts.JSON_FIELD}(text, text[])')
     op.drop_index('ix_events_kind_seq', table_name='events')
+    op.drop_index('ix_deliveries_dead', table_name='deliveries', postgresql_where=DEAD,
+                  sqlite_where=DEAD)
     op.drop_table('secrets')
     op.drop_table('paused_adapters')
     op.drop_table('delivery_attempts')
