@@ -12,7 +12,7 @@ from ..store import pauses
 from ..store import quarantine as quarantine_store
 from ..store.db import get_engine
 from ..store.transactions import reading
-from . import bp, charts, checks, queries
+from . import backlog, bp, charts, checks, queries
 from .records import record_links
 
 CHART_HOURS = 48
@@ -34,15 +34,15 @@ def _page(template: str, **values) -> Response:
 def overview():
     """Backlog per adapter, quarantine, and the last 48 hours in two charts."""
     settings, moment = get_settings(), now()
-    hours = queries.hours(moment, CHART_HOURS)
+    hours = backlog.hours(moment, CHART_HOURS)
     since = hours[0]
     with reading(get_engine()) as conn:
-        counts = queries.adapter_counts(conn, settings.adapters)
-        held = queries.held_count(conn)
+        counts = backlog.adapter_counts(conn, settings.adapters)
+        held = backlog.held_count(conn)
         paused = pauses.paused(conn)
-        received = queries.events_per_hour(conn, since)
-        attempted = queries.attempts_per_hour(conn, since)
-    keys = [queries.hour_key(hour) for hour in hours]
+        received = backlog.events_per_hour(conn, since)
+        attempted = backlog.attempts_per_hour(conn, since)
+    keys = [backlog.hour_key(hour) for hour in hours]
     return _page(
         "overview.html", counts=counts, held=held, paused=paused,
         received=charts.single("Events received per hour, last 48 hours (UTC)", keys,
@@ -143,10 +143,10 @@ def event(event_id):
 def dead_letters():
     """Dead letters, newest first, with Retry per row and Retry all per adapter."""
     with reading(get_engine()) as conn:
-        dead_by_adapter = queries.dead_by_adapter(conn)
-        rows = queries.dead_letters(conn, sorted(dead_by_adapter))
+        dead_by_adapter = backlog.dead_by_adapter(conn)
+        rows = backlog.dead_letters(conn, sorted(dead_by_adapter))
     return _page("dead_letters.html", rows=rows, dead_by_adapter=dead_by_adapter,
-                 configured=get_settings().adapters, limit=queries.DEAD_LIMIT)
+                 configured=get_settings().adapters, limit=backlog.DEAD_LIMIT)
 
 
 @bp.get("/quarantine")
