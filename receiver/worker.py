@@ -88,8 +88,6 @@ class Worker:
                 if not self.store(claim, outcome, attempted_at):
                     log.warning("lease on delivery %s was taken over; outcome dropped",
                                 claim.id)
-                    return
-                self.note(claim, outcome, attempted_at)
                 return
             except StoreUnavailable as error:
                 log.warning("cannot record delivery %s (try %d): %s", claim.id, attempt, error)
@@ -97,32 +95,31 @@ class Worker:
         # The lease will expire and another attempt deliver again: adapters are idempotent.
         log.error("gave up recording delivery %s; it will be retried after its lease", claim.id)
 
-    def note(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> None:
-        """Add the attempt to the delivery's history; the console shows it, nothing depends on it."""
-        try:
-            with driver_transaction(self.engine, one_statement=True) as cursor:
-                attempts.record(cursor, self.engine.dialect, claim.id, claim.attempts,
-                                attempted_at, OUTCOME_NAMES[type(outcome)],
-                                getattr(outcome, "reason", None))
-        except StoreUnavailable as error:
-            log.warning("attempt %d of delivery %s left out of its history: %s",
-                        claim.attempts, claim.id, error)
-
     def store(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
         """Write the outcome and any record ids it reported; False if the lease was lost."""
         references = getattr(outcome, "references", None)
         conversation_id = (claim.event.get("conversation") or {}).get("id")
         if not (references and conversation_id):
-            # One statement, on the driver's own connection: this runs for every delivery.
+            # On the driver's own connection: this runs for every delivery. On PostgreSQL the
+            # outcome and then the attempt each commit on their own, without BEGIN and COMMIT
+            # round trips; an attempt lost between them only leaves the console's history short.
             with driver_transaction(self.engine, one_statement=True) as cursor:
-                return self.apply(cursor, claim, outcome, attempted_at)
+                return self.apply(cursor, claim, outcome, attempted_at) and \
+                    self.note(cursor, claim, outcome, attempted_at)
         # Record ids are written with the outcome, so they need a real transaction.
         with transaction(self.engine) as conn:
             with driver_cursor(conn) as cursor:
-                finished = self.apply(cursor, claim, outcome, attempted_at)
+                finished = self.apply(cursor, claim, outcome, attempted_at) and \
+                    self.note(cursor, claim, outcome, attempted_at)
             if finished:
                 links.remember(conn, conversation_id, claim.adapter, references, utcnow())
             return finished
+
+    def note(self, cursor, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
+        """Add the attempt to the delivery's history, for the console, beside its outcome."""
+        attempts.record(cursor, self.engine.dialect, claim.id, claim.attempts, attempted_at,
+                        OUTCOME_NAMES[type(outcome)], getattr(outcome, "reason", None))
+        return True
 
     def apply(self, cursor, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
         """Finish the delivery, or set its next try, as `outcome` says."""
