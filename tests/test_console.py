@@ -350,3 +350,21 @@ def test_a_conversation_event_jsonb_would_refuse_is_stored_and_found_by_room(con
     assert 'href="/console/conversations/odd-room"' in page
     # UTF-8 cannot carry the lone surrogate: the page shows "?" in its place.
     assert "Ana \x00 ?" in console.get("/console/conversations/odd-room").text
+
+
+def test_hourly_counts_use_the_charts_hour_keys_on_each_database(post, engine, worker):
+    from datetime import datetime, timedelta, timezone
+
+    from freezegun import freeze_time
+
+    from receiver.console import backlog
+    from receiver.store.transactions import reading
+
+    moment = datetime(2025, 3, 4, 10, 42, tzinfo=timezone.utc)
+    with freeze_time(moment):
+        post(payload("e-message-visitor"))
+        drain(worker)
+    with reading(engine) as conn:
+        since = moment - timedelta(hours=1)
+        assert backlog.events_per_hour(conn, since) == {"2025-03-04 10": 1}
+        assert backlog.attempts_per_hour(conn, since) == {("2025-03-04 10", "delivered"): 1}
