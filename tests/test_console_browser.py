@@ -86,11 +86,13 @@ def sign_in(page):
     page.goto("/console/")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert heading(page) == "Overview"
+    shows(page, "Overview")
 
 
-def heading(page) -> str:
-    return page.get_by_role("heading", level=1).inner_text()
+def shows(page, name) -> None:
+    """Wait until the page's h1 is `name` (a string, or a pattern): a submitted form may
+    still be on its way when the call returns."""
+    sync_api.expect(page.get_by_role("heading", level=1)).to_have_text(name)
 
 
 def send(site, body) -> tuple[int, dict]:
@@ -101,24 +103,24 @@ def send(site, body) -> tuple[int, dict]:
 def test_sign_in_and_out(browser, site, requests_seen):
     context, page = open_page(browser, site, requests_seen)
     page.goto("/console/events")
-    assert heading(page) == "Sign in"
+    shows(page, "Sign in")
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Sign in").click()
-    assert "not right" in page.get_by_role("alert").inner_text()
+    sync_api.expect(page.get_by_role("alert")).to_contain_text("not right")
     page.get_by_label("Password").fill(PASSWORD)
     page.keyboard.press("Enter")  # the form works from the keyboard alone
-    assert heading(page) == "Events"
+    shows(page, "Events")
     page.get_by_role("button", name="Sign out").click()
-    assert heading(page) == "Sign in"
+    shows(page, "Sign in")
     page.goto("/console/")
-    assert heading(page) == "Sign in"
+    shows(page, "Sign in")
     context.close()
 
 
 def test_every_page_through_the_navigation(page):
     for name in NAVIGATION:
         page.get_by_role("navigation", name="Console").get_by_role("link", name=name).click()
-        assert heading(page) == name
+        shows(page, name)
         assert page.title().startswith(name)
     page.goto("/console/")
     # The charts are images named by their SVG titles.
@@ -137,7 +139,7 @@ def test_search_leads_to_the_conversation(page, site, crm):
     page.get_by_label("Search").fill(body["visitor"]["name"])
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="browser-room").click()
-    assert heading(page) == "Conversation browser-room"
+    shows(page, "Conversation browser-room")
     assert page.get_by_role("heading", name="Transcript").is_visible()
     assert page.get_by_role("cell", name="chat.started").is_visible()
 
@@ -155,8 +157,8 @@ def test_retry_from_dead_letters_until_the_crm_receives_it(page, site, crm):
     assert "HTTP 400" in row.inner_text()
     crm.default = Answer()
     row.get_by_role("button", name="Retry").click()
-    assert "will be tried again" in page.get_by_role("status").inner_text()
-    assert row.count() == 0
+    sync_api.expect(page.get_by_role("status")).to_contain_text("will be tried again")
+    sync_api.expect(row).to_have_count(0)
     assert servers.wait_for(lambda: event_id in crm.delivered_ids(), timeout=20)
 
 
@@ -167,16 +169,16 @@ def test_replay_and_discard_from_quarantine(page, site):
     assert send(site, first)[0] == 422 and send(site, second)[0] == 422
     page.get_by_role("link", name="Quarantine").click()
     rows = page.get_by_role("row").filter(has=page.get_by_role("button", name="Replay"))
-    assert rows.count() == 2
+    sync_api.expect(rows).to_have_count(2)
     rows.first.get_by_role("link").click()
-    assert heading(page).startswith("Quarantined body")
+    shows(page, re.compile("^Quarantined body"))
     assert page.get_by_role("heading", name="Raw body").is_visible()
     page.go_back()
     rows.first.get_by_role("button", name="Replay").click()
-    assert "still fails validation" in page.get_by_role("status").inner_text()
+    sync_api.expect(page.get_by_role("status")).to_contain_text("still fails validation")
     rows.first.get_by_role("button", name="Discard").click()
-    assert "was discarded" in page.get_by_role("status").inner_text()
-    assert rows.count() == 1
+    sync_api.expect(page.get_by_role("status")).to_contain_text("was discarded")
+    sync_api.expect(rows).to_have_count(1)
 
 
 def test_pause_then_resume(page, site, crm):
@@ -184,14 +186,14 @@ def test_pause_then_resume(page, site, crm):
     page.get_by_role("link", name="Adapters").click()
     adapter = page.get_by_role("row").filter(has_text="http")
     adapter.get_by_role("button", name="Pause").click()
-    assert "paused" in adapter.inner_text()
+    sync_api.expect(adapter).to_contain_text("paused")
     time.sleep(5.5)  # workers read the paused set every five seconds
     body = payload("e-message-agent")
     body["_id"] = "paused-room"
     event_id = send(site, body)[1]["id"]
     assert not servers.wait_for(lambda: event_id in crm.delivered_ids(), timeout=2)
     adapter.get_by_role("button", name="Resume").click()
-    assert "delivering again" in page.get_by_role("status").inner_text()
+    sync_api.expect(page.get_by_role("status")).to_contain_text("delivering again")
     assert servers.wait_for(lambda: event_id in crm.delivered_ids(), timeout=20)
 
 
