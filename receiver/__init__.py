@@ -11,7 +11,7 @@ def create_app(test_config=None, *, for_commands=False):
     `for_commands` builds it for the inspection and repair commands, which need only the
     database; `config.check_serving` then guards the commands that serve or deliver.
     """
-    from . import config, health, logs, metrics, responses, webhook, writeback
+    from . import config, console, health, logs, metrics, responses, webhook, writeback
     from .store import db
 
     app = Flask(__name__, instance_relative_config=True)
@@ -27,4 +27,5 @@ def create_app(test_config=None, *, for_commands=False):
     app.register_blueprint(health.bp)
     metrics.init_app(app, settings.metrics_token)
     logs.init_app(app)
+    console.init_app(app, settings)
     return app

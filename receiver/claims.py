@@ -5,6 +5,7 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from .store import deliveries
+from .store.pauses import PausedSet
 from .store.transactions import StoreUnavailable, transaction
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Claims:
         self.worker = worker
         self.lease_seconds = lease_seconds
         self.pace = Pace()
+        self.paused = PausedSet(engine)
         self.held: deque[deliveries.Claim] = deque()
         self.give_back_at: datetime | None = None  # set with each batch
 
@@ -54,9 +56,13 @@ class Claims:
         if self.held and now >= self.give_back_at:
             self.give_back()
         if not self.held:
+            # A paused adapter's deliveries are not claimed, so they are neither attempted
+            # nor counted until it is resumed.
+            paused = self.paused.current()
+            adapters = [name for name in self.adapters if name not in paused]
             # One statement on PostgreSQL; on SQLite, two inside one write transaction.
             with transaction(self.engine, one_statement=True) as conn:
-                self.held.extend(deliveries.claim(conn, self.adapters, self.worker, now,
+                self.held.extend(deliveries.claim(conn, adapters, self.worker, now,
                                                   self.lease_seconds, self.pace.batch()))
             # A batch held four times as long as planned (a CRM that slowed down) is given
             # back for whichever worker comes next, and never kept past half its lease:

@@ -2,8 +2,25 @@
 
 import os
 
+# All interfaces: the web process is what a platform routes the internet to.
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+
+# The endpoint faces the internet with no proxy assumed, so a client that sends its request
+# slowly or not at all must not hold a process: a sync worker waits on one socket until the
+# request is whole, so two trickling clients stopped all intake. A gevent worker reads each
+# connection in a greenlet and serves the others meanwhile; psycopg sees the patched
+# `select` and waits cooperatively too. SQLite's calls block the process while they run,
+# as they did under the sync worker: commits take a millisecond, and writers queue on
+# store/writelock.py, whose waits (a lock and sleeps) are patched and so yield.
+worker_class = "gevent"
+# Open connections per web process, slow ones included; past this a process stops
+# accepting until one closes. A proxy in front should limit connections per client.
+worker_connections = 1000
+# The gevent worker gives a request's headers this long to arrive (and keeps an idle
+# connection open as long), then closes the connection: trickled headers cost a greenlet
+# for at most this long. Rocket.Chat sends its headers at once.
+keepalive = 2
 # Inside Heroku's 30 s stop window, and above the store timeout a request can spend.
 graceful_timeout = 25
 timeout = 30

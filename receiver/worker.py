@@ -15,7 +15,7 @@ from .logs import fields
 from .metrics import DELIVERIES
 from .raised import RaisedPolicy
 from .retry import RetryPolicy
-from .store import deliveries, links
+from .store import attempts, deliveries, links
 from .store.transactions import StoreUnavailable, driver_cursor, driver_transaction, transaction
 
 log = logging.getLogger(__name__)
@@ -112,16 +112,26 @@ class Worker:
         references = getattr(outcome, "references", None)
         conversation_id = (claim.event.get("conversation") or {}).get("id")
         if not (references and conversation_id):
-            # One statement, on the driver's own connection: this runs for every delivery.
+            # On the driver's own connection: this runs for every delivery. On PostgreSQL the
+            # outcome and then the attempt each commit on their own, without BEGIN and COMMIT
+            # round trips; an attempt lost between them only leaves the console's history short.
             with driver_transaction(self.engine, one_statement=True) as cursor:
-                return self.apply(cursor, claim, outcome, attempted_at)
+                return self.apply(cursor, claim, outcome, attempted_at) and \
+                    self.note(cursor, claim, outcome, attempted_at)
         # Record ids are written with the outcome, so they need a real transaction.
         with transaction(self.engine) as conn:
             with driver_cursor(conn) as cursor:
-                finished = self.apply(cursor, claim, outcome, attempted_at)
+                finished = self.apply(cursor, claim, outcome, attempted_at) and \
+                    self.note(cursor, claim, outcome, attempted_at)
             if finished:
                 links.remember(conn, conversation_id, claim.adapter, references, utcnow())
             return finished
+
+    def note(self, cursor, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
+        """Add the attempt to the delivery's history, for the console, beside its outcome."""
+        attempts.record(cursor, self.engine.dialect, claim.id, claim.attempts, attempted_at,
+                        OUTCOME_NAMES[type(outcome)], getattr(outcome, "reason", None))
+        return True
 
     def apply(self, cursor, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
         """Finish the delivery, or set its next try, as `outcome` says."""

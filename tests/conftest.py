@@ -123,8 +123,8 @@ def postgres_url():
 def _truncate(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE events, deliveries, quarantine, crm_links, crm_identities"
-                          " RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE events, deliveries, quarantine, crm_links, crm_identities,"
+                          " paused_adapters RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 

@@ -1,6 +1,7 @@
 """Alembic migrations: a fresh database and an upgrade with data in it, on both databases."""
 
 import json
+import warnings
 from datetime import datetime, timezone
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import text
 
 from receiver import cli
 from receiver.config import normalize_database_url
-from receiver.store import schema
+from receiver.store import contacts, schema
 from receiver.store.db import make_engine
 from receiver.store.deliveries import claim
 from receiver.store.tables import metadata
@@ -34,9 +35,17 @@ def empty_engine(request, tmp_path):
         engine.dispose()
 
 
+def declared(thing, name, kind, reflected, compare_to) -> bool:
+    """Whether Alembic compares `thing`: indexes on expressions are the migration's alone."""
+    return not (kind == "index" and name and name.startswith(contacts.INDEX_PREFIX))
+
+
 def differences(engine):
-    with engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn), metadata)
+    with engine.connect() as conn, warnings.catch_warnings():
+        # SQLite's reflection warns of each index on an expression, which it cannot read.
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression")
+        context = MigrationContext.configure(conn, opts={"include_object": declared})
+        return compare_metadata(context, metadata)
 
 
 def test_fresh_database_matches_the_tables(empty_engine):

@@ -66,7 +66,7 @@ def test_pins_are_what_compiling_setup_cfg_gives_now(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_wheel_carries_the_migrations_and_samples(tmp_path):
+def test_the_wheel_carries_its_migrations_samples_and_console_files(tmp_path):
     """Without its migration scripts, `receiver db upgrade` would have nothing to run."""
     # From a copy without build leftovers: an old egg-info's file list would hide a gap.
     source = tmp_path / "source"
@@ -77,6 +77,7 @@ def test_the_wheel_carries_the_migrations_and_samples(tmp_path):
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {path.relative_to(ROOT).as_posix()
-               for folder in ("receiver/migrations/versions", "receiver/samples")
+               for folder in ("receiver/migrations/versions", "receiver/samples",
+                              "receiver/console/templates/console", "receiver/console/static")
                for path in (ROOT / folder).glob("*.*")}
     assert shipped and shipped <= names

@@ -1,4 +1,4 @@
-"""Commands over deliveries: list, show, retry dead letters, replay, check adapters."""
+"""Commands over deliveries: list, show, retry dead letters, replay, check, pause and resume adapters."""
 
 import click
 from flask.cli import AppGroup, with_appcontext
@@ -6,7 +6,7 @@ from flask.cli import AppGroup, with_appcontext
 from ..adapters import registry
 from ..config import get_settings
 from ..health import check_adapters
-from ..store import deliveries
+from ..store import deliveries, pauses
 from ..store.db import get_engine
 from ..store.tables import DEAD, DELIVERED, DELIVERY_STATES, PENDING
 from ..store.transactions import transaction
@@ -139,7 +139,7 @@ def replay(event_id, adapter):
 
 @click.group("adapters", cls=AppGroup)
 def adapters_group():
-    """List adapters and check their connections."""
+    """List adapters, check their connections, pause and resume them."""
 
 
 @adapters_group.command("list")
@@ -158,3 +158,23 @@ def adapters_check():
         click.echo(f"{name}: {result}")
     if not all(result.startswith("ok") for result in results.values()):
         raise click.exceptions.Exit(1)
+
+
+@adapters_group.command("pause")
+@click.argument("name")
+def adapters_pause(name):
+    """Stop delivering to an adapter: its deliveries wait, pending, until it is resumed."""
+    if name not in registry.installed():
+        raise click.ClickException(f"no installed package provides an adapter named {name}")
+    with transaction(get_engine()) as conn:
+        changed = pauses.pause(conn, name, now())
+    click.echo(f"{name} paused" if changed else f"{name} was paused already")
+
+
+@adapters_group.command("resume")
+@click.argument("name")
+def adapters_resume(name):
+    """Deliver to a paused adapter again."""
+    with transaction(get_engine()) as conn:
+        changed = pauses.resume(conn, name, now())
+    click.echo(f"{name} resumed" if changed else f"{name} was not paused")

@@ -1,4 +1,4 @@
-"""The receiver's tables: events, their deliveries (one per adapter), and quarantine."""
+"""The receiver's tables: events, their deliveries (one per adapter) and attempts, quarantine, and the console's."""
 
 from sqlalchemy import (
     Boolean, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text,
@@ -35,6 +35,10 @@ events = Table(
     Column("redacted_at", UTCDateTime),
     Index(None, "conversation_id", "seq"),
     Index(None, "received_at"),
+    # The console's Kind filter pages through one kind, newest first.
+    Index(None, "kind", "seq"),
+    # Its Search also has indexes on expressions of `payload`, one set per database, which
+    # migration 0006 creates (see store/contacts.py).
 )
 
 PENDING = "pending"
@@ -70,6 +74,9 @@ deliveries = Table(
     # Leaving pending rows out also keeps SQLite from picking this index for claims.
     Index("ix_deliveries_state_adapter", "state", "adapter",
           postgresql_where=text("state <> 'pending'"), sqlite_where=text("state <> 'pending'")),
+    # The console's Dead letters, newest first per adapter; small, as dead letters are few.
+    Index("ix_deliveries_dead", "adapter", "id",
+          postgresql_where=text("state = 'dead'"), sqlite_where=text("state = 'dead'")),
 )
 
 HELD = "held"
@@ -119,4 +126,35 @@ crm_identities = Table(
     Column("claimed_until", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "scope", "record_id"),
+)
+
+# Each time a worker called an adapter for a delivery, with what came of it; the console
+# shows them on an event's page and charts them per hour.
+delivery_attempts = Table(
+    "delivery_attempts", metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("delivery_id", Serial, ForeignKey("deliveries.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error", Text),
+    Index(None, "delivery_id", "id"),
+    # Covers the Overview's chart of attempts per hour by outcome.
+    Index(None, "attempted_at", "outcome"),
+)
+
+# Adapters an operator paused: workers claim none of their deliveries until resumed.
+paused_adapters = Table(
+    "paused_adapters", metadata,
+    Column("adapter", String(64), primary_key=True),
+    Column("paused_at", UTCDateTime, nullable=False),
+)
+
+# Secrets the web processes share, such as the key that signs console sessions.
+secrets = Table(
+    "secrets", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
