@@ -79,4 +79,4 @@ def test_replay_needs_ids(runner):
 
 def test_db_upgrade_is_idempotent(runner):
     result = runner.invoke(cli.main, ["db", "upgrade"])
-    assert result.exit_code == 0 and "revision 0004" in result.output
+    assert result.exit_code == 0 and "revision 0005" in result.output

@@ -9,7 +9,7 @@ from ..health import check_adapters
 from ..store import deliveries
 from ..store.db import get_engine
 from ..store.tables import DELIVERY_STATES
-from ..store.transactions import transaction
+from ..store.transactions import reading, transaction
 from .common import now, when
 
 
@@ -25,7 +25,7 @@ def deliveries_group():
 @click.option("--limit", type=int, default=50, show_default=True)
 def deliveries_list(state, adapter, event_id, limit):
     """List deliveries, newest first."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         rows = deliveries.list_deliveries(conn, state=state, adapter=adapter,
                                           event_id=event_id, limit=limit)
     for row in rows:
@@ -36,7 +36,7 @@ def deliveries_list(state, adapter, event_id, limit):
 @deliveries_group.command("summary")
 def deliveries_summary():
     """Count deliveries per adapter and state."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         counts = deliveries.count_by_state(conn)
     for (adapter, state), total in sorted(counts.items()):
         click.echo(f"{adapter:<10} {state:<9} {total}")
@@ -46,7 +46,7 @@ def deliveries_summary():
 @click.argument("delivery_id", type=int)
 def deliveries_show(delivery_id):
     """Show one delivery and why it last failed."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         row = deliveries.get_delivery(conn, delivery_id)
     if row is None:
         raise click.ClickException(f"no delivery {delivery_id}")

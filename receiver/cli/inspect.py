@@ -10,7 +10,7 @@ from ..config import get_settings
 from ..store import events as event_store
 from ..store import quarantine
 from ..store.db import get_engine
-from ..store.transactions import transaction
+from ..store.transactions import reading, transaction
 from .common import now, when
 
 
@@ -27,7 +27,7 @@ def events():
 @click.option("--limit", type=int, default=50, show_default=True)
 def events_list(kind, conversation_id, limit):
     """List the newest events."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         rows = event_store.list_events(conn, kind=kind, conversation_id=conversation_id,
                                        limit=limit)
     for row in rows:
@@ -40,7 +40,7 @@ def events_list(kind, conversation_id, limit):
 @click.option("--raw", is_flag=True, help="print the body exactly as Rocket.Chat sent it")
 def events_show(event_id, raw):
     """Print one event's normalized record (or raw body)."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         row = event_store.get_event(conn, event_id)
     if row is None:
         raise click.ClickException(f"no event {event_id}")
@@ -65,7 +65,7 @@ def quarantine_group():
 @click.option("--limit", type=int, default=50, show_default=True)
 def quarantine_list(state, limit):
     """List quarantined bodies."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         rows = quarantine.list_held(conn, state=None if state == "all" else state, limit=limit)
     for row in rows:
         fields = ", ".join(sorted(row.errors)) or "-"
@@ -77,7 +77,7 @@ def quarantine_list(state, limit):
 @click.argument("held_id", type=int)
 def quarantine_show(held_id):
     """Print a quarantined body and its validation errors."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         row = quarantine.get_held(conn, held_id)
     if row is None:
         raise click.ClickException(f"no quarantined body #{held_id}")
@@ -93,7 +93,7 @@ def quarantine_show(held_id):
 def quarantine_replay(held_ids, replay_all):
     """Validate held bodies again (after an upgrade) and accept those that now pass."""
     if replay_all:
-        with transaction(get_engine()) as conn:
+        with reading(get_engine()) as conn:
             held_ids = [row.id for row in quarantine.list_held(conn, limit=1_000_000)]
     if not held_ids:
         raise click.UsageError("name one or more quarantine ids, or pass --all")

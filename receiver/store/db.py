@@ -11,6 +11,8 @@ from .liveness import ping_when_idle
 from .writelock import WriteLock
 
 EXTENSION = "receiver.engine"
+# The execution option that marks a connection's transactions as reads (transactions.reading).
+READ_ONLY = "receiver_read_only"
 
 # The write lock of each SQLite engine that has a database file.
 _write_locks: "weakref.WeakKeyDictionary[Engine, WriteLock]" = weakref.WeakKeyDictionary()
@@ -77,7 +79,10 @@ def _sqlite_engine(parsed, timeout_seconds: float, flush_each_commit: bool) -> E
     def begin_immediate(conn):
         # Take the write lock up front so two writers queue on busy_timeout instead of
         # failing with "database is locked" when a read transaction tries to upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that only reads takes no lock until its first read, and never
+        # the write lock.
+        read_only = conn.get_execution_options().get(READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
-from .db import write_lock
+from .db import READ_ONLY, write_lock
 from .writelock import WriteLockTimeout
 
 
@@ -29,6 +29,22 @@ def transaction(engine: Engine, *, one_statement: bool = False):
         else:
             with _queued_writer(engine), engine.begin() as conn:
                 yield conn
+
+
+@contextmanager
+def reading(engine: Engine):
+    """A transaction that only reads, or StoreUnavailable if the database cannot answer in time.
+
+    It never takes SQLite's write lock nor queues on the file's WriteLock, so health
+    checks, scrapes and listings neither wait for webhook writers nor delay them; in WAL
+    mode a reader sees the last commit. PostgreSQL runs it as a READ ONLY transaction.
+    """
+    options = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    with _unavailable_on_failure(engine), engine.connect() as conn:
+        with conn.execution_options(**options).begin():
+            yield conn
 
 
 @contextmanager
