@@ -24,6 +24,7 @@ bp = Blueprint("health", __name__)
 
 @bp.record_once
 def keep_adapter_checks(state):
+    """One AdapterChecks per app, so its adapters and their tokens live as long as the process."""
     state.app.extensions[EXTENSION] = AdapterChecks(state.app.extensions[SETTINGS])
 
 
