@@ -19,10 +19,13 @@ worker_class = "gevent"
 worker_connections = 1000
 # The gevent worker gives a request's headers this long to arrive (and keeps an idle
 # connection open as long), then closes the connection: trickled headers cost a greenlet
-# for at most this long. Rocket.Chat sends its headers at once.
+# for at most this long. Rocket.Chat sends its headers at once, with `Connection: close`.
+# A body has no deadline of its own: a stalled one keeps its greenlet until the client
+# leaves, or the worker stops.
 keepalive = 2
 # Inside Heroku's 30 s stop window, and above the store timeout a request can spend.
 graceful_timeout = 25
+# A worker whose loop has not run for this long (a C call that never returns) is replaced.
 timeout = 30
 accesslog = None  # the receiver logs one structured line per request itself
 errorlog = "-"
