@@ -1,4 +1,4 @@
-"""The backlog gauges of /metrics, read from the store at most once every few seconds per process."""
+"""The backlog gauges of /metrics, read from the store at most every few seconds per process."""
 
 import threading
 import time
@@ -27,7 +27,7 @@ STATEMENTS = (PENDING_BY_ADAPTER, DEAD_BY_ADAPTER, HELD_IN_QUARANTINE)
 
 
 class Backlog:
-    """The backlog gauges, read from the store at most once per `seconds`, by one caller at a time."""
+    """The backlog gauges, read at most once per `seconds`, by one caller at a time."""
 
     def __init__(self, seconds: float = BACKLOG_SECONDS):
         self.seconds = seconds

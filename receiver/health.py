@@ -36,7 +36,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The store answers within its timeout; with `?adapters=1`, each adapter's last check passed too."""
+    """The store answers in time; with `?adapters=1`, each adapter's latest check passed too."""
     flag = request.args.get("adapters", "0")
     if flag not in FLAGS:
         return error_response(400, "adapters must be 0, 1, true or false")

@@ -81,7 +81,7 @@ def holds_token() -> bool:
 
 @bp.get("/metrics")
 def metrics():
-    """Prometheus text format, for scrapers that present RECEIVER_METRICS_TOKEN as a bearer token."""
+    """Prometheus text, for scrapers presenting RECEIVER_METRICS_TOKEN as a bearer token."""
     if not current_app.config.get("RECEIVER_METRICS_TOKEN"):
         return Response("metrics are off until RECEIVER_METRICS_TOKEN is set\n", status=404,
                         mimetype="text/plain")

@@ -1,4 +1,4 @@
-"""Adapter connection checks for /readyz: once a minute per process at most, waited for a second at most.
+"""Adapter checks for /readyz: at most once a minute per process, waited for a second at most.
 
 A probe may come every second from a platform, or from anyone: each check calls the CRM
 with the receiver's credentials (and Zoho issues only a few access tokens an hour), so a
@@ -66,13 +66,10 @@ class AdapterChecks:
                    for name, error in self._broken.items()}
         answers: dict[str, Check] = {}
         for name, adapter in self._adapters.items():
-            if name in self._in_flight and self._in_flight[name].is_alive():
+            if self._in_flight.get(name) and self._in_flight[name].is_alive():
                 results[name] = Check(False, "failed: the previous check has not answered yet")
             else:
-                self._in_flight[name] = threading.Thread(
-                    target=lambda n=name, a=adapter: answers.__setitem__(n, check_adapter(a)),
-                    daemon=True)
-                self._in_flight[name].start()
+                self._in_flight[name] = self._start(name, adapter, answers)
         deadline = time.monotonic() + self.wait
         for name, thread in self._in_flight.items():
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -80,3 +77,11 @@ class AdapterChecks:
                 results[name] = answers.get(name) or Check(
                     False, f"failed: no answer within {self.wait:g} s")
         return results
+
+    @staticmethod
+    def _start(name: str, adapter, answers: dict) -> threading.Thread:
+        """Check `adapter` in a thread of its own, which puts its answer in `answers`."""
+        thread = threading.Thread(target=lambda: answers.__setitem__(name, check_adapter(adapter)),
+                                  name=f"check-{name}", daemon=True)
+        thread.start()
+        return thread

@@ -124,7 +124,8 @@ def test_backlog_statements_read_only_their_indexes(app, engine):
     with engine.connect() as conn:
         for statement in STATEMENTS:
             compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
-            plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+            plan = " ".join(row[-1] for row in rows)
             assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
 
 

@@ -1,4 +1,4 @@
-"""Reads (health, metrics, listings) never take SQLite's write lock, so writers never hold them up."""
+"""Reads (health, metrics, listings) take no SQLite write lock, so writers never hold them up."""
 
 import pytest
 

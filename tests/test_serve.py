@@ -1,4 +1,4 @@
-"""`receiver serve` on one machine: this machine only by default, private files, its own metric files."""
+"""`receiver serve`: this machine only by default, private files, only its own metric files."""
 
 import json
 import os

@@ -37,7 +37,7 @@ def body_pieces():
 
 
 class Tricklers:
-    """Connections that send a piece every PAUSE_SECONDS, reconnecting when the server drops them."""
+    """Connections sending a piece every PAUSE_SECONDS, reconnecting when the server drops them."""
 
     def __init__(self, port: int, count: int):
         self.port = port
