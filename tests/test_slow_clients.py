@@ -85,7 +85,7 @@ def timed_post(url: str, body: dict) -> tuple:
 
 def test_trickling_connections_do_not_delay_real_posts(environment, engine):
     with servers.gunicorn(environment, workers=2) as web:
-        with Tricklers(urlsplit(web.url).port, TRICKLERS):
+        with Tricklers(urlsplit(web.url).port, TRICKLERS) as tricklers:
             time.sleep(3 * PAUSE_SECONDS)  # every trickler has connected and started
             answers = []
             for n in range(POSTS):
@@ -93,6 +93,7 @@ def test_trickling_connections_do_not_delay_real_posts(environment, engine):
                 time.sleep(PAUSE_SECONDS)
     assert [status for status, _ in answers] == [200] * POSTS, answers
     assert count(engine, "events") == POSTS
+    assert tricklers.dropped >= TRICKLERS // 2  # headers get 2 s, then the connection closes
 
 
 @pytest.mark.postgres
