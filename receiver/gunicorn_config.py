@@ -8,8 +8,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 
 # The endpoint faces the internet with no proxy assumed, so a client that sends its request
 # slowly or not at all must not hold a process: a sync worker waits on one socket until the
-# request is whole, so two trickling clients stopped all intake. A gevent worker reads each
-# connection in a greenlet and serves the others meanwhile; psycopg sees the patched
+# request is whole, so two trickling clients stopped all intake. A gthread worker is no
+# better: it hands a connection to a thread once its first byte arrives, and the thread
+# then waits for the rest. A gevent worker reads each connection in a greenlet and serves
+# the others meanwhile, with no proxy needed to buffer requests; psycopg sees the patched
 # `select` and waits cooperatively too. SQLite's calls block the process while they run,
 # as they did under the sync worker: commits take a millisecond, and writers queue on
 # store/writelock.py, whose waits (a lock and sleeps) are patched and so yield.
