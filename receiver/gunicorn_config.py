@@ -19,10 +19,12 @@ worker_class = "gevent"
 # Open connections per web process, slow ones included; past this a process stops
 # accepting until one closes. A proxy in front should limit connections per client.
 worker_connections = 1000
-# The gevent worker gives a request's headers this long to arrive, then closes the
-# connection: trickled headers cost a greenlet for at most this long. (Set to 0, it would
-# wait for them forever.) Rocket.Chat sends its headers at once. A body has no deadline
-# of its own: a stalled one keeps its greenlet until the client leaves, or the worker stops.
+# The gevent worker gives a request's headers this long to arrive (and keeps an idle
+# connection open as long), then closes the connection: trickled headers cost a greenlet
+# for at most this long. (Set to 0, it would wait for them forever.) Rocket.Chat sends its
+# headers at once, with `Connection: close`; a proxy may keep connections alive. A body has
+# no deadline of its own: a stalled one keeps its greenlet until the client leaves, or the
+# worker stops.
 keepalive = 2
 # Inside Heroku's 30 s stop window, and above the store timeout a request can spend.
 graceful_timeout = 25
@@ -39,12 +41,3 @@ def child_exit(server, worker):
 
         multiprocess.mark_process_dead(worker.pid)
 
-
-def pre_request(worker, req):
-    """Close each connection after its answer, as the sync worker did.
-
-    Rocket.Chat sends `Connection: close` anyway. A kept-alive connection stays with the
-    worker that accepted it, and on a busy machine that tripled the slowest answers (p99);
-    a new connection per request goes to whichever worker is free.
-    """
-    req.must_close = True
