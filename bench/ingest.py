@@ -113,8 +113,8 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         script = wrk_script(folder)
         print(f"wrk -c{args.connections} for {args.seconds} s, median of {args.rounds} alternating "
-              f"rounds, gunicorn --workers {args.workers} (sync) for every app; ratios are "
-              "medians of each round's own")
+              f"rounds, gunicorn --workers {args.workers} (gunicorn.conf.py's worker class) for "
+              "every app; ratios are medians of each round's own")
         print(f"{'database':<11}{'app':<13}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
               f"{'non-2xx':>9}{'peak RSS MB':>13}{'web us/req':>12}{'db us/req':>11}")
         for kind in args.databases.split(","):

@@ -8,8 +8,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 
 # The endpoint faces the internet with no proxy assumed, so a client that sends its request
 # slowly or not at all must not hold a process: a sync worker waits on one socket until the
-# request is whole, so two trickling clients stopped all intake. A gevent worker reads each
-# connection in a greenlet and serves the others meanwhile; psycopg sees the patched
+# request is whole, so two trickling clients stopped all intake. A gthread worker is no
+# better: it hands a connection to a thread once its first byte arrives, and the thread
+# then waits for the rest. A gevent worker reads each connection in a greenlet and serves
+# the others meanwhile, with no proxy needed to buffer requests; psycopg sees the patched
 # `select` and waits cooperatively too. SQLite's calls block the process while they run,
 # as they did under the sync worker: commits take a millisecond, and writers queue on
 # store/writelock.py, whose waits (a lock and sleeps) are patched and so yield.
@@ -19,10 +21,14 @@ worker_class = "gevent"
 worker_connections = 1000
 # The gevent worker gives a request's headers this long to arrive (and keeps an idle
 # connection open as long), then closes the connection: trickled headers cost a greenlet
-# for at most this long. Rocket.Chat sends its headers at once.
+# for at most this long. (Set to 0, it would wait for them forever.) Rocket.Chat sends its
+# headers at once, with `Connection: close`; a proxy may keep connections alive. A body has
+# no deadline of its own: a stalled one keeps its greenlet until the client leaves, or the
+# worker stops.
 keepalive = 2
 # Inside Heroku's 30 s stop window, and above the store timeout a request can spend.
 graceful_timeout = 25
+# A worker whose loop has not run for this long (a C call that never returns) is replaced.
 timeout = 30
 accesslog = None  # the receiver logs one structured line per request itself
 errorlog = "-"
@@ -34,3 +40,4 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+

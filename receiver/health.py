@@ -1,13 +1,31 @@
-"""Health endpoints for the platform: the process answers, the store answers, adapters connect."""
+"""Health endpoints for the platform: the process answers, the store answers, adapters connect.
 
-from flask import Blueprint, jsonify, request
+Anyone may call them, so they say only `ok` or `failed`; why a check failed (which may
+name URLs, hosts or paths) is shown to callers that present RECEIVER_METRICS_TOKEN as
+a bearer token, and by `receiver adapters check`.
+"""
+
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
+from .config import EXTENSION as SETTINGS
 from .config import get_settings
+from .metrics import holds_token
+from .readiness import AdapterChecks, Check, check_adapter
+from .responses import error_response
 from .store.db import get_engine
-from .store.transactions import transaction
+from .store.transactions import reading
+
+EXTENSION = "receiver.adapter_checks"
+FLAGS = {"0": False, "false": False, "1": True, "true": True}
 
 bp = Blueprint("health", __name__)
+
+
+@bp.record_once
+def keep_adapter_checks(state):
+    """One AdapterChecks per app, so its adapters and their tokens live as long as the process."""
+    state.app.extensions[EXTENSION] = AdapterChecks(state.app.extensions[SETTINGS])
 
 
 @bp.get("/healthz")
@@ -18,26 +36,40 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The store answers within its timeout; with `?adapters=1`, each adapter's check passes too."""
-    checks, ready = {}, True
-    try:
-        with transaction(get_engine(), one_statement=True) as conn:
-            conn.execute(text("SELECT 1"))
-        checks["store"] = "ok"
-    except Exception as error:  # any failure means "not ready", and says why
-        checks["store"] = f"failed: {type(error).__name__}"
-        ready = False
-    if request.args.get("adapters"):
-        adapter_checks = check_adapters()
-        checks["adapters"] = adapter_checks
-        ready = ready and all(result.startswith("ok") for result in adapter_checks.values())
+    """The store answers in time; with `?adapters=1`, each adapter's latest check passed too."""
+    flag = request.args.get("adapters", "0")
+    if flag not in FLAGS:
+        return error_response(400, "adapters must be 0, 1, true or false")
+    store = store_check()
+    adapters = current_app.extensions[EXTENSION].latest() if FLAGS[flag] else {}
+    ready = store.ok and all(check.ok for check in adapters.values())
+    checks = shown({"store": store})
+    if FLAGS[flag]:
+        checks["adapters"] = shown(adapters)
     response = jsonify(status="ok" if ready else "unavailable", checks=checks)
     response.status_code = 200 if ready else 503
     return response
 
 
+def store_check() -> Check:
+    """A read that takes no lock, within the store timeout."""
+    try:
+        with reading(get_engine()) as conn:
+            conn.execute(text("SELECT 1"))
+        return Check(True, "ok")
+    except Exception as error:  # any failure means "not ready", and says why
+        return Check(False, f"failed: {type(error).__name__}")
+
+
+def shown(checks: dict[str, Check]) -> dict:
+    """Each check's detail for a caller with the metrics token; only `ok` or `failed` otherwise."""
+    if holds_token():
+        return {name: check.detail for name, check in checks.items()}
+    return {name: "ok" if check.ok else "failed" for name, check in checks.items()}
+
+
 def check_adapters() -> dict[str, str]:
-    """Each configured adapter's connection check, as `ok: …` or `failed: …`."""
+    """Each configured adapter's connection check, run now, as `ok: …` or `failed: …`."""
     from .adapters import registry
 
     settings = get_settings()
@@ -45,9 +77,7 @@ def check_adapters() -> dict[str, str]:
     results = {name: f"failed: cannot load: {error}" for name, error in broken.items()}
     for name, adapter in adapters.items():
         try:
-            results[name] = f"ok: {adapter.check()}"
-        except Exception as error:  # report the adapter's problem, never raise
-            results[name] = f"failed: {type(error).__name__}: {error}"
+            results[name] = check_adapter(adapter).detail
         finally:
             adapter.close()
     return results

@@ -1,13 +1,13 @@
 """Prometheus metrics: per-process counters (multiprocess-safe) and backlog gauges read from the store.
 
 Counters live in each process; under gunicorn, set PROMETHEUS_MULTIPROC_DIR (to an empty
-folder) so /metrics sums every worker's. Backlog figures are read from the database at
-scrape time, so they are right whichever process answers and however many workers run.
+folder) so /metrics sums every worker's. Backlog figures are read from the database, so
+they are right whichever process answers and however many workers run; each process
+reads them at most once every few seconds (backlog.py), so scrapes cannot starve the webhook.
 """
 
 import hmac
 import os
-from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import (
@@ -15,10 +15,12 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import func, select
 
+from .backlog import Backlog
+from .schemas import SCHEMAS
 from .store.db import get_engine
-from .store.tables import DEAD, HELD, PENDING, deliveries, quarantine
+
+EXTENSION = "receiver.backlog"
 
 EVENTS = Counter("receiver_events_received", "Webhook requests, by Rocket.Chat type and outcome",
                  ["type", "outcome"])
@@ -30,46 +32,27 @@ DELIVERIES = Counter("receiver_deliveries", "Delivery attempts, by adapter and o
 bp = Blueprint("metrics", __name__)
 
 
-class StoreCollector:
-    """Backlog gauges computed from the shared store at each scrape."""
+def type_label(source_type: str | None) -> str:
+    """The `type` label of a request: Rocket.Chat's type if the receiver knows it, else `unknown`.
 
-    def __init__(self, engine):
-        self.engine = engine
+    Anyone may send any `type`; one series per made-up type would grow without bound.
+    """
+    if not source_type:
+        return ""
+    return source_type if source_type in SCHEMAS else "unknown"
+
+
+class StoreCollector:
+    """The backlog gauges, and whether the store answered when they were read."""
+
+    def __init__(self, engine, backlog: Backlog):
+        self.engine, self.backlog = engine, backlog
 
     def collect(self):
-        try:
-            families = list(self.backlog())
-        except Exception:  # the store is down: say so, and still serve the counters
-            families = []
-        yield GaugeMetricFamily("receiver_store_up", "1 when the store answered this scrape",
+        families = self.backlog.families(self.engine)
+        yield GaugeMetricFamily("receiver_store_up", "1 when the store answered the last read",
                                 value=1 if families else 0)
         yield from families
-
-    def backlog(self):
-        now = datetime.now(timezone.utc)
-        pending = GaugeMetricFamily("receiver_deliveries_pending", "Deliveries not yet done",
-                                    labels=["adapter"])
-        oldest = GaugeMetricFamily("receiver_oldest_pending_delivery_age_seconds",
-                                   "Age of the oldest pending delivery", labels=["adapter"])
-        dead = GaugeMetricFamily("receiver_dead_letters", "Deliveries given up on",
-                                 labels=["adapter"])
-        with self.engine.connect() as conn:
-            for adapter, total, first in conn.execute(
-                select(deliveries.c.adapter, func.count(), func.min(deliveries.c.created_at))
-                .where(deliveries.c.state == PENDING).group_by(deliveries.c.adapter)
-            ):
-                pending.add_metric([adapter], total)
-                first = first if first.tzinfo else first.replace(tzinfo=timezone.utc)
-                oldest.add_metric([adapter], (now - first).total_seconds())
-            for adapter, total in conn.execute(
-                select(deliveries.c.adapter, func.count())
-                .where(deliveries.c.state == DEAD).group_by(deliveries.c.adapter)
-            ):
-                dead.add_metric([adapter], total)
-            held = conn.execute(select(func.count()).where(quarantine.c.state == HELD)).scalar()
-        return [pending, oldest, dead,
-                GaugeMetricFamily("receiver_quarantine_held", "Bodies held in quarantine",
-                                  value=held)]
 
 
 class ProcessCounters:
@@ -79,37 +62,46 @@ class ProcessCounters:
         yield from REGISTRY.collect()
 
 
-def scrape(engine) -> bytes:
+def scrape(engine, backlog: Backlog) -> bytes:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
         registry.register(ProcessCounters())
-    registry.register(StoreCollector(engine))
+    registry.register(StoreCollector(engine, backlog))
     return generate_latest(registry)
+
+
+def holds_token() -> bool:
+    """Whether the request carries RECEIVER_METRICS_TOKEN as its bearer token (never, if unset)."""
+    token = current_app.config.get("RECEIVER_METRICS_TOKEN")
+    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+    return bool(token) and hmac.compare_digest(presented, token.encode())
 
 
 @bp.get("/metrics")
 def metrics():
-    """Prometheus text format; with RECEIVER_METRICS_TOKEN set, a matching bearer token is required."""
-    token = current_app.config.get("RECEIVER_METRICS_TOKEN")
-    if token:
-        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
-        if not hmac.compare_digest(presented, token.encode()):
-            return Response("metrics need the bearer token\n", status=401, mimetype="text/plain")
-    return Response(scrape(get_engine()), mimetype=CONTENT_TYPE_LATEST)
+    """Prometheus text, for scrapers presenting RECEIVER_METRICS_TOKEN as a bearer token."""
+    if not current_app.config.get("RECEIVER_METRICS_TOKEN"):
+        return Response("metrics are off until RECEIVER_METRICS_TOKEN is set\n", status=404,
+                        mimetype="text/plain")
+    if not holds_token():
+        return Response("metrics need the bearer token\n", status=401, mimetype="text/plain")
+    return Response(scrape(get_engine(), current_app.extensions[EXTENSION]),
+                    mimetype=CONTENT_TYPE_LATEST)
 
 
 def init_app(app, token: str | None) -> None:
-    """Count and time every webhook request."""
+    """Serve /metrics, and count and time every webhook request."""
     from .webhook import is_webhook_request, request_outcome, request_seconds
 
     app.config["RECEIVER_METRICS_TOKEN"] = token
+    app.extensions[EXTENSION] = Backlog()
     app.register_blueprint(bp)
 
     @app.after_request
     def count_request(response):
         if is_webhook_request():
             LATENCY.observe(request_seconds())
-            EVENTS.labels(g.get("event_type") or "", request_outcome(response)).inc()
+            EVENTS.labels(type_label(g.get("event_type")), request_outcome(response)).inc()
         return response

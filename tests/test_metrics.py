@@ -1,14 +1,21 @@
 """/metrics: counters that move as events flow, backlog gauges from the store, several workers."""
 
 import json
+import threading
 import urllib.request
 
 import pytest
+from freezegun import freeze_time
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import event
+
+from receiver.backlog import BACKLOG_SECONDS, STATEMENTS
 
 from . import servers
 from .conftest import TOKEN, delivering_to, drain, payload
 from .crm import Answer
+
+SCRAPER = {"Authorization": "Bearer scrape-me"}
 
 
 def samples(text: str) -> dict:
@@ -22,13 +29,14 @@ def value(text, name, **labels):
 
 
 def scrape(client):
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=SCRAPER)
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
 
 @pytest.fixture
 def environment(environment, crm):
+    environment["RECEIVER_METRICS_TOKEN"] = "scrape-me"
     return delivering_to(environment, crm, timeout="1", lease="5")
 
 
@@ -54,30 +62,85 @@ def test_event_counters_follow_outcomes(client, post):
             - value(before, "receiver_request_duration_seconds_count")) == 5
 
 
+def test_unknown_types_share_one_label(client, post):
+    labels = {"type": "unknown", "outcome": "accepted"}
+    before = value(scrape(client), "receiver_events_received_total", **labels)
+    for n in range(20):
+        post({"type": f"MadeUp{n}", "_id": f"room{n}"})
+    text = scrape(client)
+    assert value(text, "receiver_events_received_total", **labels) == before + 20
+    assert 'type="MadeUp' not in text
+
+
 def test_backlog_gauges_come_from_the_store(client, post, worker, crm):
     post(payload("e-message-visitor"))
     post(payload("e-offline-message"))
     post({"type": "Message", "_id": "r"})
-    text = scrape(client)
-    assert value(text, "receiver_deliveries_pending", adapter="http") == 2
-    assert value(text, "receiver_oldest_pending_delivery_age_seconds", adapter="http") >= 0
-    assert value(text, "receiver_quarantine_held") == 1
-    before = value(text, "receiver_deliveries_total", adapter="http", outcome="failed")
-    crm.answer(Answer(200), Answer(400))
-    drain(worker)
-    text = scrape(client)
+    with freeze_time(tick=True) as frozen:
+        text = scrape(client)
+        assert value(text, "receiver_deliveries_pending", adapter="http") == 2
+        assert value(text, "receiver_oldest_pending_delivery_age_seconds", adapter="http") >= 0
+        assert value(text, "receiver_quarantine_held") == 1
+        before = value(text, "receiver_deliveries_total", adapter="http", outcome="failed")
+        crm.answer(Answer(200), Answer(400))
+        drain(worker)
+        frozen.tick(2 * BACKLOG_SECONDS)
+        text = scrape(client)
     assert value(text, "receiver_deliveries_pending", adapter="http") == 0
     assert value(text, "receiver_dead_letters", adapter="http") == 1
     assert value(text, "receiver_deliveries_total", adapter="http", outcome="failed") == before + 1
 
 
-def test_metrics_token(app, environment):
+def test_backlog_is_read_once_per_interval(client, post):
+    with freeze_time(tick=True) as frozen:
+        post(payload("e-message-visitor"))
+        assert value(scrape(client), "receiver_deliveries_pending", adapter="http") == 1
+        post(payload("e-offline-message"))
+        frozen.tick(BACKLOG_SECONDS - 1)
+        assert value(scrape(client), "receiver_deliveries_pending", adapter="http") == 1
+        frozen.tick(2)
+        assert value(scrape(client), "receiver_deliveries_pending", adapter="http") == 2
+
+
+def test_concurrent_scrapes_read_the_backlog_once(client, engine):
+    backlog_reads = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def count(conn, cursor, statement, *args):
+        if "FROM deliveries" in statement and "GROUP BY" in statement:
+            backlog_reads.append(statement)
+
+    scrapers = [threading.Thread(target=scrape, args=(client,)) for _ in range(8)]
+    for scraper in scrapers:
+        scraper.start()
+    for scraper in scrapers:
+        scraper.join()
+    assert len(backlog_reads) == 2  # pending and dead, once
+
+
+def test_backlog_statements_read_only_their_indexes(app, engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's planner picks by its statistics")
+    with engine.connect() as conn:
+        for statement in STATEMENTS:
+            compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+            plan = " ".join(row[-1] for row in rows)
+            assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+
+
+def test_metrics_are_off_without_a_token(environment):
     from receiver import create_app
-    environment["RECEIVER_METRICS_TOKEN"] = "scrape-me"
+    del environment["RECEIVER_METRICS_TOKEN"]
     client = create_app(environment).test_client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
+
+
+def test_metrics_token(client):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
-    assert client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).status_code == 200
+    assert client.get("/metrics", headers=SCRAPER).status_code == 200
 
 
 def test_metrics_still_answer_when_the_store_is_down(environment):
@@ -101,7 +164,8 @@ def test_counters_add_up_across_gunicorn_workers(app, environment, tmp_path):
         for body in bodies:
             assert servers.post(web.url, body, TOKEN)[0] == 200
         metrics_url = web.url.replace("/webhooks/rocketchat", "/metrics")
-        scrapes = [urllib.request.urlopen(metrics_url).read().decode() for _ in range(6)]
+        scrapes = [urllib.request.urlopen(urllib.request.Request(metrics_url, headers=SCRAPER))
+                   .read().decode() for _ in range(6)]
     for text in scrapes:  # whichever worker answers, it reports all of them
         assert value(text, "receiver_events_received_total", type="Message", outcome="accepted") == 30
         assert value(text, "receiver_deliveries_pending", adapter="http") == 30

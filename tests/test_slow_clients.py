@@ -5,12 +5,13 @@ import socket
 import threading
 import time
 import urllib.error
+import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 
 from . import servers
-from .conftest import TOKEN, count, visitor_message
+from .conftest import TOKEN, StoreLock, count, visitor_message
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ def body_pieces():
 
 
 class Tricklers:
-    """Connections that send a piece every PAUSE_SECONDS, reconnecting when the server drops them."""
+    """Connections sending a piece every PAUSE_SECONDS, reconnecting when the server drops them."""
 
     def __init__(self, port: int, count: int):
         self.port = port
@@ -84,7 +85,7 @@ def timed_post(url: str, body: dict) -> tuple:
 
 def test_trickling_connections_do_not_delay_real_posts(environment, engine):
     with servers.gunicorn(environment, workers=2) as web:
-        with Tricklers(urlsplit(web.url).port, TRICKLERS):
+        with Tricklers(urlsplit(web.url).port, TRICKLERS) as tricklers:
             time.sleep(3 * PAUSE_SECONDS)  # every trickler has connected and started
             answers = []
             for n in range(POSTS):
@@ -92,3 +93,19 @@ def test_trickling_connections_do_not_delay_real_posts(environment, engine):
                 time.sleep(PAUSE_SECONDS)
     assert [status for status, _ in answers] == [200] * POSTS, answers
     assert count(engine, "events") == POSTS
+    assert tricklers.dropped >= TRICKLERS // 2  # headers get 2 s, then the connection closes
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_request_waiting_on_postgresql_lets_its_process_serve_others(environment, engine):
+    """psycopg waits on the patched select: a blocked query does not block the whole worker."""
+    environment["RECEIVER_STORE_TIMEOUT_SECONDS"] = "3"
+    with servers.gunicorn(environment, workers=1) as web, StoreLock(engine):
+        waiting = threading.Thread(target=timed_post, args=(web.url, visitor_message("r", "m")))
+        waiting.start()
+        time.sleep(3 * PAUSE_SECONDS)  # the post now waits for the locked table
+        health = web.url.replace("/webhooks/rocketchat", "/healthz")
+        with urllib.request.urlopen(health, timeout=DEADLINE_SECONDS / 2) as answer:
+            assert answer.status == 200
+        waiting.join()

@@ -113,6 +113,10 @@ class HttpAdapter(Adapter):
     def check(self) -> str:
         with deadline.within(self.timeout):
             response = self.pool.request("HEAD", self.url, headers=self.credentials)
+        # Deliveries follow no redirect and fail on a refused credential; a 405 only says
+        # the endpoint takes POST and not HEAD.
+        if not (200 <= response.status < 300 or response.status == 405):
+            raise ConnectionError(f"{self.url} answered HTTP {response.status}")
         return f"{self.url} answered HTTP {response.status}"
 
     def close(self) -> None:

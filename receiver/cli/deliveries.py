@@ -9,7 +9,7 @@ from ..health import check_adapters
 from ..store import deliveries, pauses
 from ..store.db import get_engine
 from ..store.tables import DEAD, DELIVERED, DELIVERY_STATES, PENDING
-from ..store.transactions import transaction
+from ..store.transactions import reading, transaction
 from .common import now
 from .tables import ago, as_plain, echo_json, echo_table, json_option
 
@@ -60,7 +60,7 @@ def _delivery(row, waiting_behind) -> dict:
 @json_option
 def deliveries_list(state, adapter, event_id, limit, as_json):
     """List deliveries, newest first."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         rows = _with_waits(conn, deliveries.list_deliveries(
             conn, state=state, adapter=adapter, event_id=event_id, limit=limit))
     if as_json:
@@ -74,7 +74,7 @@ def deliveries_list(state, adapter, event_id, limit, as_json):
 @json_option
 def deliveries_summary(as_json):
     """Count deliveries per adapter and state."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         counts = deliveries.count_by_state(conn)
     if as_json:
         return echo_json([{"adapter": adapter, "state": state, "count": total}
@@ -88,7 +88,7 @@ def deliveries_summary(as_json):
 @json_option
 def deliveries_show(delivery_id, as_json):
     """Show one delivery and why it last failed."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         row = deliveries.get_delivery(conn, delivery_id)
         waits = row and row.state == PENDING and deliveries.waiting_for(conn, delivery_id)
     if row is None:

@@ -10,7 +10,7 @@ from ..config import get_settings
 from ..store import events as event_store
 from ..store import quarantine
 from ..store.db import get_engine
-from ..store.transactions import transaction
+from ..store.transactions import reading, transaction
 from ..records import KINDS, format_time
 from .common import now, when
 from .tables import ago, echo_json, echo_table, json_option
@@ -30,7 +30,7 @@ def events():
 @json_option
 def events_list(kind, conversation_id, limit, as_json):
     """List the newest events."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         rows = event_store.list_events(conn, kind=kind, conversation_id=conversation_id,
                                        limit=limit)
     if as_json:
@@ -48,7 +48,7 @@ def events_list(kind, conversation_id, limit, as_json):
 @json_option
 def events_show(event_id, raw, as_json):
     """Print one event's normalized record (it is JSON already), or its raw body."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         row = event_store.get_event(conn, event_id)
     if row is None:
         raise click.ClickException(f"no event {event_id}")
@@ -74,7 +74,7 @@ def quarantine_group():
 @json_option
 def quarantine_list(state, limit, as_json):
     """List quarantined bodies."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         rows = quarantine.list_held(conn, state=None if state == "all" else state, limit=limit)
     if as_json:
         return echo_json([_held_summary(row) for row in rows])
@@ -95,7 +95,7 @@ def _held_summary(row) -> dict:
 @json_option
 def quarantine_show(held_id, as_json):
     """Print a quarantined body and its validation errors."""
-    with transaction(get_engine()) as conn:
+    with reading(get_engine()) as conn:
         row = quarantine.get_held(conn, held_id)
     if row is None:
         raise click.ClickException(f"no quarantined body #{held_id}")
@@ -113,7 +113,7 @@ def quarantine_show(held_id, as_json):
 def quarantine_replay(held_ids, replay_all):
     """Validate held bodies again (after an upgrade) and accept those that now pass."""
     if replay_all:
-        with transaction(get_engine()) as conn:
+        with reading(get_engine()) as conn:
             held_ids = [row.id for row in quarantine.list_held(conn, limit=1_000_000)]
     if not held_ids:
         raise click.UsageError("name one or more quarantine ids, or pass --all")

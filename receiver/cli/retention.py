@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 
 from ..store import links, retention
 from ..store.db import get_engine
-from ..store.transactions import transaction
+from ..store.transactions import reading, transaction
 from .common import now
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -84,7 +84,7 @@ def _moment(value) -> str:
 
 def _plan(engine, cutoff, include_dead, prune_quarantine, held_too, redact_before) -> list[str]:
     """What a prune with these options would do now, one line per kind of row."""
-    with transaction(engine) as conn:
+    with reading(engine) as conn:
         lines = [
             f"would prune {retention.count_prunable(conn, cutoff, keep_dead=not include_dead)} "
             f"event(s) received before {_moment(cutoff)}",

@@ -1,6 +1,7 @@
 """Commands that run processes: serve, worker, and the schema migration."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,8 +71,41 @@ def _supervise(commands: dict, env: dict) -> int:
     return 0 if stop.is_set() else max(abs(code) for code in codes.values()) or 1
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process, running
+        pass
+    return True
+
+
+def own_metrics_folder(shared: str) -> str:
+    """A fresh `serve-<pid>` folder in `shared` for this run's metric files.
+
+    Other programs may keep their own metric files in a PROMETHEUS_MULTIPROC_DIR, and two
+    `receiver serve` may share one, so this only clears folders of earlier runs whose
+    process is gone; the counters restart with the processes.
+    """
+    os.makedirs(shared, mode=0o700, exist_ok=True)
+    for name in os.listdir(shared):
+        pid = name.removeprefix("serve-")
+        if name.startswith("serve-") and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(os.path.join(shared, name), ignore_errors=True)
+        elif name.endswith(f"_{os.getpid()}.db"):  # this process's own, made on import
+            os.remove(os.path.join(shared, name))
+    mine = os.path.join(shared, f"serve-{os.getpid()}")
+    shutil.rmtree(mine, ignore_errors=True)
+    os.mkdir(mine, mode=0o700)
+    return mine
+
+
 @click.command()
-@click.option("--host", default="0.0.0.0", show_default=True)
+# This machine only, unless asked: a quick start is not exposed by surprise. Rocket.Chat
+# on another machine needs `--host 0.0.0.0` (or a proxy on this one).
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="0.0.0.0 to accept connections from other machines")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")),
               show_default="$PORT or 8000")
 @click.option("--workers", type=int, default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")),
@@ -83,11 +117,8 @@ def serve(host, port, workers, no_worker):
     check_serving(get_settings())
     configure_logging()
     schema.upgrade(get_engine())
-    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
-        current_app.instance_path, "metrics")
-    os.makedirs(metrics_dir, exist_ok=True)
-    for stale in os.listdir(metrics_dir):  # counters restart with the processes
-        os.remove(os.path.join(metrics_dir, stale))
+    metrics_dir = own_metrics_folder(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
+        current_app.instance_path, "metrics"))
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
     commands = {"web": [sys.executable, "-m", "gunicorn", "receiver:create_app()",
                         "--config", "python:receiver.gunicorn_config",
@@ -95,4 +126,8 @@ def serve(host, port, workers, no_worker):
     if not no_worker:
         commands["worker"] = [sys.executable, "-m", "receiver", "worker"]
     click.echo(f"receiving on http://{host}:{port}/webhooks/rocketchat")
-    raise SystemExit(_supervise(commands, env))
+    try:
+        code = _supervise(commands, env)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    raise SystemExit(code)

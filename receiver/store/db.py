@@ -1,5 +1,6 @@
 """Creates the database engines with the durability and timeout settings each backend needs."""
 
+import os
 import weakref
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
 def _sqlite_engine(parsed, timeout_seconds: float, flush_each_commit: bool) -> Engine:
     on_disk = parsed.database and parsed.database != ":memory:"
     if on_disk:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(parsed.database))
     engine = create_engine(parsed, connect_args={"timeout": timeout_seconds})
     if on_disk:
         _write_locks[engine] = WriteLock(f"{parsed.database}-writelock", timeout_seconds)
@@ -85,6 +86,16 @@ def _sqlite_engine(parsed, timeout_seconds: float, flush_each_commit: bool) -> E
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create the database file, and its folder, readable by this user only, unless they exist.
+
+    The events hold visitors' names, emails and messages. SQLite gives its WAL and
+    shared-memory files the database file's permissions.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
 
 
 def make_worker_engine(url: str, timeout_seconds: float) -> Engine:

@@ -70,7 +70,10 @@ deliveries = Table(
           postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
     Index("ix_deliveries_order", "adapter", "conversation_id", "event_seq",
           postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
-    # Counts of finished deliveries; pending ones are counted off the two indexes above.
+    # The backlog gauges: pending deliveries per adapter and the oldest, off the index alone.
+    Index("ix_deliveries_pending_age", "adapter", "created_at",
+          postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
+    # Counts of finished deliveries; pending ones are counted off the indexes above.
     # Leaving pending rows out also keeps SQLite from picking this index for claims.
     Index("ix_deliveries_state_adapter", "state", "adapter",
           postgresql_where=text("state <> 'pending'"), sqlite_where=text("state <> 'pending'")),

@@ -1,0 +1,74 @@
+"""The backlog gauges of /metrics, read from the store at most every few seconds per process."""
+
+import threading
+import time
+from datetime import datetime, timezone
+
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+
+from .store.tables import DEAD, HELD, PENDING, deliveries, quarantine
+from .store.transactions import reading
+
+# How long one process serves the gauges it read: counting a backlog of 300,000 takes a
+# tenth of a second or more, and scrapers may be many.
+BACKLOG_SECONDS = 5
+
+# Each reads one index alone (tables.py), however large the backlog.
+PENDING_BY_ADAPTER = (select(deliveries.c.adapter, func.count(), func.min(deliveries.c.created_at))
+                      .where(deliveries.c.state == PENDING).group_by(deliveries.c.adapter))
+# `state <> pending` says nothing new, but SQLite uses a partial index only when the query
+# repeats its condition: without it, this scanned the whole table.
+DEAD_BY_ADAPTER = (select(deliveries.c.adapter, func.count())
+                   .where(deliveries.c.state == DEAD, deliveries.c.state != PENDING)
+                   .group_by(deliveries.c.adapter))
+HELD_IN_QUARANTINE = select(func.count()).where(quarantine.c.state == HELD)
+STATEMENTS = (PENDING_BY_ADAPTER, DEAD_BY_ADAPTER, HELD_IN_QUARANTINE)
+
+
+class Backlog:
+    """The backlog gauges, read at most once per `seconds`, by one caller at a time."""
+
+    def __init__(self, seconds: float = BACKLOG_SECONDS):
+        self.seconds = seconds
+        self._reading = threading.Lock()
+        self._families: list = []
+        self._read_at: float | None = None
+
+    def families(self, engine) -> list:
+        """The latest gauges; empty when the store did not answer the last read."""
+        if not self._stale():
+            return self._families
+        with self._reading:
+            if self._stale():  # no other scrape read them while this one waited
+                try:
+                    self._families = read_backlog(engine)
+                except Exception:  # the store is down: say so, and still serve the counters
+                    self._families = []
+                self._read_at = time.monotonic()
+        return self._families
+
+    def _stale(self) -> bool:
+        return self._read_at is None or time.monotonic() - self._read_at >= self.seconds
+
+
+def read_backlog(engine) -> list:
+    """Pending, oldest pending and dead deliveries per adapter, and held quarantine."""
+    now = datetime.now(timezone.utc)
+    pending = GaugeMetricFamily("receiver_deliveries_pending", "Deliveries not yet done",
+                                labels=["adapter"])
+    oldest = GaugeMetricFamily("receiver_oldest_pending_delivery_age_seconds",
+                               "Age of the oldest pending delivery", labels=["adapter"])
+    dead = GaugeMetricFamily("receiver_dead_letters", "Deliveries given up on",
+                             labels=["adapter"])
+    with reading(engine) as conn:
+        for adapter, total, first in conn.execute(PENDING_BY_ADAPTER):
+            pending.add_metric([adapter], total)
+            first = first if first.tzinfo else first.replace(tzinfo=timezone.utc)
+            oldest.add_metric([adapter], (now - first).total_seconds())
+        for adapter, total in conn.execute(DEAD_BY_ADAPTER):
+            dead.add_metric([adapter], total)
+        held = conn.execute(HELD_IN_QUARANTINE).scalar()
+    return [pending, oldest, dead,
+            GaugeMetricFamily("receiver_quarantine_held", "Bodies held in quarantine",
+                              value=held)]
