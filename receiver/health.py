@@ -15,6 +15,7 @@ from .readiness import AdapterChecks, Check, check_adapter
 from .responses import error_response
 from .store.db import get_engine
 from .store.transactions import reading
+from .store.upgrade_needed import notice, schema_problem
 
 EXTENSION = "receiver.adapter_checks"
 FLAGS = {"0": False, "false": False, "1": True, "true": True}
@@ -52,13 +53,17 @@ def readyz():
 
 
 def store_check() -> Check:
-    """A read that takes no lock, within the store timeout."""
+    """A read that takes no lock, within the store timeout, of a schema this release can use."""
     try:
         with reading(get_engine()) as conn:
             conn.execute(text("SELECT 1"))
-        return Check(True, "ok")
     except Exception as error:  # any failure means "not ready", and says why
         return Check(False, f"failed: {type(error).__name__}")
+    problem = schema_problem(get_engine())
+    if problem:
+        notice(current_app).explain(get_engine())
+        return Check(False, f"failed: {problem}")
+    return Check(True, "ok")
 
 
 def shown(checks: dict[str, Check]) -> dict:

@@ -6,7 +6,9 @@ from flask import jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .jsontext import StrictJSONProvider
+from .store.db import EXTENSION as ENGINE
 from .store.transactions import StoreUnavailable
+from .store.upgrade_needed import notice
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ def init_app(app) -> None:
     @app.errorhandler(StoreUnavailable)
     def store_unavailable(error):
         log.warning("store unavailable: %s", error)
+        # A schema this release cannot use fails every request alike: say how to fix it, once.
+        notice(app).explain(app.extensions[ENGINE])
         return unavailable("the store cannot take the event right now; retry later")
 
     @app.errorhandler(HTTPException)

@@ -17,6 +17,7 @@ from .raised import RaisedPolicy
 from .retry import RetryPolicy
 from .store import attempts, deliveries, links
 from .store.transactions import StoreUnavailable, driver_cursor, driver_transaction, transaction
+from .store.upgrade_needed import UpgradeNotice
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Worker:
         self.raised = raised or RaisedPolicy()
         self.attempt_seconds = deadline.attempt_seconds(lease_seconds)
         self.name = name or worker_name()
+        self.upgrade_notice = UpgradeNotice()
         self.claims = Claims(engine, adapters, self.name, lease_seconds)
 
     def step(self) -> bool:
@@ -162,7 +164,8 @@ class Worker:
             try:
                 worked = self.step()
             except Exception as error:  # the database may be down for a while: wait, retry
-                log.error("worker step failed: %s", error)
+                if not self.upgrade_notice.explain(self.engine):
+                    log.error("worker step failed: %s", error)
                 worked = False
                 idle = IDLE_MAX_SECONDS
             if worked:

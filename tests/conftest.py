@@ -132,7 +132,9 @@ def _truncate(url: str) -> None:
 def database_url(request, tmp_path):
     """An empty, migrated database of each kind."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'receiver.sqlite3'}"
+        path = tmp_path / "receiver.sqlite3"
+        shutil.copy(request.getfixturevalue("migrated_sqlite_template"), path)
+        return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_url")
     _truncate(url)
     return url

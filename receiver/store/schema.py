@@ -1,9 +1,13 @@
 """Creates and upgrades the database schema through Alembic."""
 
+from functools import cache
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+
+from .transactions import reading
 
 
 def alembic_config(conn=None) -> Config:
@@ -36,11 +40,12 @@ def downgrade(engine, revision: str) -> None:
 
 
 def current_revision(engine) -> str | None:
-    """The schema revision the database is at, or None when it has none."""
-    with engine.connect() as conn:
+    """The schema revision the database is at, or None when it has none; reads without locking."""
+    with reading(engine) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@cache
 def head_revision() -> str:
     """The newest revision this version of the receiver ships."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()

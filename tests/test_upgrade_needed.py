@@ -1,0 +1,83 @@
+"""A database whose schema this release cannot use: /readyz says so, web and worker log the fix once."""
+
+import logging
+
+import pytest
+
+from receiver import create_app
+from receiver.adapters.log import LogAdapter
+from receiver.config import EXTENSION as SETTINGS
+from receiver.store.db import EXTENSION as ENGINE
+from receiver.store.schema import head_revision, upgrade
+from receiver.worker import Worker
+
+from .conftest import TOKEN, payload, throwaway_postgres_database
+
+METRICS_TOKEN = "scrape-me"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database(request, tmp_path):
+    """A database nobody has run `receiver db upgrade` on."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    with throwaway_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def app(empty_database):
+    app = create_app({"ROCKETCHAT_LIVECHAT_TOKEN": TOKEN, "DATABASE_URL": empty_database,
+                      "RECEIVER_ADAPTERS": "log", "RECEIVER_METRICS_TOKEN": METRICS_TOKEN})
+    yield app
+    app.extensions[ENGINE].dispose()
+
+
+def upgrade_lines(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records
+            if "receiver db upgrade" in record.getMessage()]
+
+
+def test_readyz_is_not_ready_and_says_how_to_fix_it(app):
+    client = app.test_client()
+    anonymous = client.get("/readyz")
+    assert anonymous.status_code == 503 and anonymous.get_json()["checks"]["store"] == "failed"
+    detailed = client.get("/readyz", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert detailed.get_json()["checks"]["store"] == (
+        f"failed: the database has no schema; this release needs {head_revision()}: "
+        "run `receiver db upgrade`")
+    upgrade(app.extensions[ENGINE])
+    assert client.get("/readyz").status_code == 200
+
+
+def test_webhooks_get_503_and_the_fix_is_logged_once(app, caplog):
+    caplog.set_level(logging.INFO, logger="receiver")
+    client = app.test_client()
+    for _ in range(3):
+        answer = client.post("/webhooks/rocketchat", json=payload("e-message-visitor"),
+                             headers={"X-RocketChat-Livechat-Token": TOKEN})
+        assert answer.status_code == 503
+    assert len(upgrade_lines(caplog)) == 1
+
+
+class Steps:
+    """A stop flag that lets the worker loop run `count` times, without waiting between."""
+
+    def __init__(self, count: int):
+        self.left = count
+
+    def is_set(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+    def wait(self, seconds) -> None:
+        pass
+
+
+def test_the_worker_logs_the_fix_once_not_every_poll(app, caplog):
+    caplog.set_level(logging.INFO, logger="receiver")
+    adapters = {"log": LogAdapter(app.extensions[SETTINGS])}
+    Worker(app.extensions[ENGINE], adapters, lease_seconds=5).run(Steps(5))
+    assert len(upgrade_lines(caplog)) == 1
+    assert not [r for r in caplog.records if "worker step failed" in r.getMessage()]
