@@ -3,8 +3,10 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -47,3 +49,28 @@ def test_serve_keeps_to_itself(tmp_path):
         output, _ = process.communicate(timeout=30)
     assert f"receiving on http://127.0.0.1:{port}/" in output
     assert os.listdir(shared) == ["counter_12345.db"]
+
+
+def test_a_busy_port_is_said_at_once(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "receiver", "serve", "--port", str(port), "--no-worker"],
+            cwd=servers.ROOT, capture_output=True, text=True, timeout=60,
+            env={**os.environ, "ROCKETCHAT_LIVECHAT_TOKEN": TOKEN,
+                 "DATABASE_URL": f"sqlite:///{tmp_path / 'receiver.sqlite3'}"})
+    assert result.returncode == 1 and time.monotonic() - started < 10
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "receiving on" not in result.stdout and "Traceback" not in result.stderr
+
+
+def test_a_port_that_is_not_a_number_names_the_variable(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "receiver", "serve"], cwd=servers.ROOT, capture_output=True,
+        text=True, timeout=60, env={**os.environ, "ROCKETCHAT_LIVECHAT_TOKEN": TOKEN, "PORT": "abc",
+                                    "DATABASE_URL": f"sqlite:///{tmp_path / 'r.sqlite3'}"})
+    assert result.returncode == 2 and "PORT" in result.stderr and "'abc'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -3,6 +3,7 @@
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -56,14 +57,42 @@ def worker(once):
     delivering.run(stop)
 
 
-def _supervise(commands: dict, env: dict) -> int:
-    """Run the commands as child processes until one exits or a stop signal comes."""
+def refuse_a_busy_port(host: str, port: int) -> None:
+    """Say at once that something already listens there, rather than after gunicorn's retries."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {error.strerror}; stop what holds the port, "
+                "or choose another with --port or PORT") from None
+
+
+def listening(host: str, port: int) -> bool:
+    """Whether the web process accepts connections yet."""
+    address = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    try:
+        socket.create_connection((address, port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _supervise(commands: dict, env: dict, ready=lambda: True, announce: str = "") -> int:
+    """Run the commands as child processes until one exits or a stop signal comes.
+
+    `announce` is printed once `ready()` holds, so it is never said of a server that failed.
+    """
     children = {name: subprocess.Popen(command, env=env) for name, command in commands.items()}
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     while not stop.is_set() and all(child.poll() is None for child in children.values()):
-        stop.wait(0.5)
+        if announce and ready():
+            click.echo(announce)
+            announce = ""
+        stop.wait(0.1 if announce else 0.5)
     for child in children.values():
         if child.poll() is None:
             child.terminate()  # each finishes what it has in hand, then exits
@@ -106,15 +135,16 @@ def own_metrics_folder(shared: str) -> str:
 # on another machine needs `--host 0.0.0.0` (or a proxy on this one).
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="0.0.0.0 to accept connections from other machines")
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")),
-              show_default="$PORT or 8000")
-@click.option("--workers", type=int, default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")),
-              show_default="$WEB_CONCURRENCY or 2", help="web processes")
+@click.option("--port", type=click.IntRange(1, 65535), envvar="PORT", default=8000,
+              show_default=True, show_envvar=True)
+@click.option("--workers", type=click.IntRange(min=1), envvar="WEB_CONCURRENCY", default=2,
+              show_default=True, show_envvar=True, help="web processes")
 @click.option("--no-worker", is_flag=True, help="serve the endpoint only; deliver elsewhere")
 @with_appcontext
 def serve(host, port, workers, no_worker):
     """Run the webhook endpoint (gunicorn) and a delivery worker on one machine."""
     check_serving(get_settings())
+    refuse_a_busy_port(host, port)
     configure_logging()
     schema.upgrade(get_engine())
     metrics_dir = own_metrics_folder(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
@@ -125,9 +155,9 @@ def serve(host, port, workers, no_worker):
                         "--bind", f"{host}:{port}", "--workers", str(workers)]}
     if not no_worker:
         commands["worker"] = [sys.executable, "-m", "receiver", "worker"]
-    click.echo(f"receiving on http://{host}:{port}/webhooks/rocketchat")
     try:
-        code = _supervise(commands, env)
+        code = _supervise(commands, env, ready=lambda: listening(host, port),
+                          announce=f"receiving on http://{host}:{port}/webhooks/rocketchat")
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     raise SystemExit(code)
