@@ -29,8 +29,8 @@ STATEMENTS = (PENDING_BY_ADAPTER, DEAD_BY_ADAPTER, HELD_IN_QUARANTINE)
 class Backlog:
     """The backlog gauges, read at most once per `seconds`, by one caller at a time."""
 
-    def __init__(self, seconds: float = BACKLOG_SECONDS):
-        self.seconds = seconds
+    def __init__(self, adapters: tuple[str, ...] = (), seconds: float = BACKLOG_SECONDS):
+        self.adapters, self.seconds = adapters, seconds
         self._reading = threading.Lock()
         self._families: list = []
         self._read_at: float | None = None
@@ -42,7 +42,7 @@ class Backlog:
         with self._reading:
             if self._stale():  # no other scrape read them while this one waited
                 try:
-                    self._families = read_backlog(engine)
+                    self._families = read_backlog(engine, self.adapters)
                 except Exception:  # the store is down: say so, and still serve the counters
                     self._families = []
                 self._read_at = time.monotonic()
@@ -52,8 +52,12 @@ class Backlog:
         return self._read_at is None or time.monotonic() - self._read_at >= self.seconds
 
 
-def read_backlog(engine) -> list:
-    """Pending, oldest pending and dead deliveries per adapter, and held quarantine."""
+def read_backlog(engine, adapters: tuple[str, ...] = ()) -> list:
+    """Pending, oldest pending and dead deliveries per adapter, and held quarantine.
+
+    Each of `adapters` (the configured ones) reads 0 when it has nothing pending or dead, so
+    a drained backlog shows as 0 rather than as a series that vanished.
+    """
     now = datetime.now(timezone.utc)
     pending = GaugeMetricFamily("receiver_deliveries_pending", "Deliveries not yet done",
                                 labels=["adapter"])
@@ -62,13 +66,17 @@ def read_backlog(engine) -> list:
     dead = GaugeMetricFamily("receiver_dead_letters", "Deliveries given up on",
                              labels=["adapter"])
     with reading(engine) as conn:
-        for adapter, total, first in conn.execute(PENDING_BY_ADAPTER):
-            pending.add_metric([adapter], total)
-            first = first if first.tzinfo else first.replace(tzinfo=timezone.utc)
-            oldest.add_metric([adapter], (now - first).total_seconds())
-        for adapter, total in conn.execute(DEAD_BY_ADAPTER):
-            dead.add_metric([adapter], total)
+        waiting = {adapter: (total, first) for adapter, total, first in
+                   conn.execute(PENDING_BY_ADAPTER)}
+        given_up = dict(conn.execute(DEAD_BY_ADAPTER).all())
         held = conn.execute(HELD_IN_QUARANTINE).scalar()
+    for adapter in sorted(set(adapters) | set(waiting) | set(given_up)):
+        total, first = waiting.get(adapter, (0, None))
+        pending.add_metric([adapter], total)
+        if first is not None and first.tzinfo is None:
+            first = first.replace(tzinfo=timezone.utc)
+        oldest.add_metric([adapter], (now - first).total_seconds() if first else 0)
+        dead.add_metric([adapter], given_up.get(adapter, 0))
     return [pending, oldest, dead,
             GaugeMetricFamily("receiver_quarantine_held", "Bodies held in quarantine",
                               value=held)]

@@ -1,6 +1,8 @@
 """Gunicorn settings for the receiver; the project's gunicorn.conf.py loads them for `gunicorn wsgi:app`."""
 
 import os
+import shutil
+import tempfile
 
 # All interfaces: the web process is what a platform routes the internet to.
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
@@ -32,6 +34,39 @@ graceful_timeout = 25
 timeout = 30
 accesslog = None  # the receiver logs one structured line per request itself
 errorlog = "-"
+
+# gunicorn's own lines (workers booting, exiting, timing out) in the receiver's format, on
+# standard output with the rest, so a platform's log search reads one kind of line.
+_formatter = ({"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+              if os.environ.get("RECEIVER_LOG_FORMAT") == "text"
+              else {"()": "receiver.logs.JsonFormatter"})
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"receiver": _formatter},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "receiver",
+                             "stream": "ext://sys.stdout"}},
+    # The receiver logs each request itself (logs.py), so gunicorn's access lines are dropped;
+    # libraries' lines reach the root logger, and only their warnings are worth the noise.
+    "root": {"level": "WARNING", "handlers": ["console"]},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+                "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False}},
+}
+
+# Counters live in each web process; without a folder to share them, each scrape would
+# report whichever process answered, which Prometheus reads as counter resets. So the web
+# process makes one of its own when none is given (as under the Procfile's
+# `gunicorn wsgi:app`), before it starts its workers, and removes it when it stops.
+_own_metrics_folder = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _own_metrics_folder = tempfile.mkdtemp(prefix="receiver-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_folder
+
+
+def on_exit(server):
+    """Remove the metrics folder this web process made for itself."""
+    if _own_metrics_folder:
+        shutil.rmtree(_own_metrics_folder, ignore_errors=True)
 
 
 def child_exit(server, worker):

@@ -41,6 +41,7 @@ def configure_logging() -> None:
     else:
         handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
+    logger.propagate = False  # the receiver's lines are written here, once, whatever else logs
     logger.setLevel(os.environ.get("RECEIVER_LOG_LEVEL", "INFO").upper())
 
 

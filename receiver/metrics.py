@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from .backlog import Backlog
+from .config import EXTENSION as SETTINGS
 from .schemas import SCHEMAS
 from .store.db import get_engine
 
@@ -96,7 +97,7 @@ def init_app(app, token: str | None) -> None:
     from .webhook import is_webhook_request, request_outcome, request_seconds
 
     app.config["RECEIVER_METRICS_TOKEN"] = token
-    app.extensions[EXTENSION] = Backlog()
+    app.extensions[EXTENSION] = Backlog(app.extensions[SETTINGS].adapters)
     app.register_blueprint(bp)
 
     @app.after_request

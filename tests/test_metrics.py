@@ -169,3 +169,31 @@ def test_counters_add_up_across_gunicorn_workers(app, environment, tmp_path):
     for text in scrapes:  # whichever worker answers, it reports all of them
         assert value(text, "receiver_events_received_total", type="Message", outcome="accepted") == 30
         assert value(text, "receiver_deliveries_pending", adapter="http") == 30
+
+
+def test_a_drained_backlog_reads_zero_for_every_configured_adapter(client):
+    text = scrape(client)
+    present = samples(text)
+    for name in ("receiver_deliveries_pending", "receiver_oldest_pending_delivery_age_seconds",
+                 "receiver_dead_letters"):
+        assert present[(name, frozenset({"adapter": "http"}.items()))] == 0
+
+
+def test_the_procfiles_web_process_shares_its_counters_by_itself(app, environment, monkeypatch,
+                                                                 tmp_path):
+    """`gunicorn wsgi:app` with no PROMETHEUS_MULTIPROC_DIR makes a folder for its workers'
+    counters, so every scrape sums them all, and removes it when it stops."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    environment["TMPDIR"] = str(tmp_path)
+    with servers.gunicorn(environment, workers=3) as web:
+        for n in range(12):
+            body = payload("e-message-visitor")
+            body["messages"][0]["_id"] = f"procfile{n}"
+            assert servers.post(web.url, json.dumps(body).encode(), TOKEN)[0] == 200
+        metrics_url = web.url.replace("/webhooks/rocketchat", "/metrics")
+        text = urllib.request.urlopen(urllib.request.Request(metrics_url, headers=SCRAPER)).read()
+        (folder,) = tmp_path.glob("receiver-metrics-*")
+        assert list(folder.glob("counter_*.db"))  # the workers' counters, shared
+    assert value(text.decode(), "receiver_events_received_total", type="Message",
+                 outcome="accepted") == 12
+    assert not folder.exists()
