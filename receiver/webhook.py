@@ -52,6 +52,13 @@ def request_body(limit: int) -> bytes:
     return raw
 
 
+def accepted_as(outcome: Accepted) -> str:
+    """How an accepted request counts: a type this version does not know is kept, not delivered."""
+    if outcome.duplicate:
+        return "duplicate"
+    return "unknown_type" if outcome.kind == "unknown" else "accepted"
+
+
 @bp.post("/webhooks/rocketchat")
 def receive():
     """Accept one Rocket.Chat Omnichannel event."""
@@ -60,7 +67,7 @@ def receive():
     outcome = accept(get_engine(), request_body(settings.max_body_bytes), settings.adapters,
                      datetime.now(timezone.utc), write_back=current_app.extensions[WRITE_BACK])
     if isinstance(outcome, Accepted):
-        g.event_type, g.outcome = outcome.source_type, "duplicate" if outcome.duplicate else "accepted"
+        g.event_type, g.outcome = outcome.source_type, accepted_as(outcome)
         g.event_id, g.conversation_id = outcome.event_id, outcome.conversation_id
         # Rocket.Chat stores this body on the room as crmData, so it stays small.
         answer = {"success": True, "id": outcome.event_id, "duplicate": outcome.duplicate}

@@ -62,8 +62,8 @@ def test_event_counters_follow_outcomes(client, post):
             - value(before, "receiver_request_duration_seconds_count")) == 5
 
 
-def test_unknown_types_share_one_label(client, post):
-    labels = {"type": "unknown", "outcome": "accepted"}
+def test_unknown_types_share_one_label_and_an_outcome_of_their_own(client, post):
+    labels = {"type": "unknown", "outcome": "unknown_type"}
     before = value(scrape(client), "receiver_events_received_total", **labels)
     for n in range(20):
         post({"type": f"MadeUp{n}", "_id": f"room{n}"})
