@@ -193,6 +193,14 @@ def test_a_conversation_shows_its_timeline_transcript_deliveries_and_records(
     assert console.get("/console/conversations/nosuch").status_code == 404
 
 
+def test_a_conversation_counts_what_rocket_chat_sent_again(console, post):
+    for _ in range(3):
+        post(payload("e-message-visitor"))
+    room_id = payload("e-message-visitor")["_id"]
+    page = console.get(f"/console/conversations/{room_id}").text
+    assert '<th scope="col">Sent again</th>' in page and "<td>2 times</td>" in page
+
+
 def h1_text(page: str) -> str:
     return re.search(r"<h1>(.*?)</h1>", page).group(1)
 

@@ -128,3 +128,16 @@ def test_many_racing_inserts_of_many_events_all_answer_200(app, engine):
             thread.join()
     assert statuses == [200] * 80
     assert count(engine, "events") == 10
+
+
+def test_each_resend_is_counted_on_the_stored_event(post, engine):
+    from receiver.store.events import get_event
+    from receiver.store.transactions import reading
+
+    event_id = post(payload("e-livechat-session-close")).get_json()["id"]
+    for _ in range(2):
+        assert post(payload("e-livechat-session-close")).get_json()["duplicate"] is True
+    post(payload("e-offline-message"))  # another event, not a resend
+    with reading(engine) as conn:
+        assert get_event(conn, event_id).resends == 2
+    assert count(engine, "events") == 2

@@ -32,7 +32,7 @@ def event_page(conn, *, kind: str | None = None, before: int | None = None,
     """A keyset page: events before `before` (or after `after`), newest first."""
     columns = [events.c[name] for name in ("seq", "id", "kind", "source_type",
                                            "conversation_id", "test", "occurred_at",
-                                           "received_at")]
+                                           "received_at", "resends")]
     query = select(*columns)
     if kind:
         query = query.where(events.c.kind == kind)
@@ -59,7 +59,7 @@ def _light(row) -> StoredEvent:
     return StoredEvent(seq=row.seq, id=row.id, kind=row.kind, source_type=row.source_type,
                        conversation_id=row.conversation_id, test=row.test,
                        occurred_at=row.occurred_at, received_at=row.received_at,
-                       payload={}, raw=None)
+                       payload={}, raw=None, resends=row.resends)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, func, insert, literal, select, true
+from sqlalchemy import String, bindparam, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from .. import records
@@ -29,6 +29,7 @@ class StoredEvent:
     received_at: datetime
     payload: dict
     raw: bytes | None
+    resends: int = 0  # how many more times Rocket.Chat sent it
 
 
 EVENT_COLUMNS = ("id", "dedup_key", "kind", "source_type", "conversation_id", "test",
@@ -58,6 +59,11 @@ def _insert_event_with_deliveries_statement():
     return insert(deliveries).from_select(DELIVERY_COLUMNS, rows).returning(deliveries.c.id)
 
 
+def _count_resend_statement():
+    return update(events).where(events.c.id == bindparam("e_id")) \
+        .values(resends=events.c.resends + 1)
+
+
 def _insert_deliveries_statement():
     return deliveries.insert().values({name: bindparam(name) for name in DELIVERY_COLUMNS})
 
@@ -66,6 +72,7 @@ _STATEMENTS = {
     "event": _insert_event_statement,
     "event_with_deliveries": lambda dialect_name: _insert_event_with_deliveries_statement(),
     "deliveries": lambda dialect_name: _insert_deliveries_statement(),
+    "resend": lambda dialect_name: _count_resend_statement(),
 }
 
 
@@ -102,16 +109,20 @@ class NewEvent:
 def insert_event(cursor, dialect, new: NewEvent, adapters: tuple[str, ...]) -> bool:
     """Store the event and one pending delivery per adapter; False if its key was already taken.
 
-    Runs on a DBAPI `cursor` (see `transactions.driver_transaction`) of a `dialect` database.
+    A duplicate is counted on the stored event instead. Runs on a DBAPI `cursor` (see
+    `transactions.driver_transaction`) of a `dialect` database.
     """
     row = {f"e_{name}": getattr(new, name) for name in EVENT_COLUMNS}
     targets = adapters if new.kind != "unknown" else ()
     if targets and dialect.name == "postgresql":
         statement = _prepared("event_with_deliveries", dialect)
-        return statement.run(cursor, {**row, "adapters": list(targets)}).fetchone() is not None
+        created = statement.run(cursor, {**row, "adapters": list(targets)}).fetchone() is not None
+        return created or _count_resend(cursor, dialect, new)
     stored = _prepared("event", dialect).run(cursor, row).fetchone()
-    if stored is None or not targets:
-        return stored is not None
+    if stored is None:
+        return _count_resend(cursor, dialect, new)
+    if not targets:
+        return True
     now = new.received_at
     _prepared("deliveries", dialect).run_many(cursor, [
         {"event_seq": stored[0], "adapter": name, "conversation_id": new.conversation_id,
@@ -121,11 +132,19 @@ def insert_event(cursor, dialect, new: NewEvent, adapters: tuple[str, ...]) -> b
     return True
 
 
+def _count_resend(cursor, dialect, new: NewEvent) -> bool:
+    """Count one more send of an event already stored; False, as the insert found it taken."""
+    # Only duplicates pay for this write, and they are Rocket.Chat's retries: rare.
+    _prepared("resend", dialect).run(cursor, {"e_id": new.id})
+    return False
+
+
 def _stored(row) -> StoredEvent:
     return StoredEvent(
         seq=row.seq, id=row.id, kind=row.kind, source_type=row.source_type,
         conversation_id=row.conversation_id, test=row.test, occurred_at=row.occurred_at,
         received_at=row.received_at, payload=json.loads(row.payload), raw=row.raw,
+        resends=row.resends,
     )
 
 

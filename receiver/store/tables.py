@@ -33,6 +33,8 @@ events = Table(
     Column("payload", Text, nullable=False),
     Column("raw", LargeBinary),
     Column("redacted_at", UTCDateTime),
+    # How many more times Rocket.Chat sent this event (its retries, answered as duplicates).
+    Column("resends", Integer, nullable=False, server_default="0"),
     Index(None, "conversation_id", "seq"),
     Index(None, "received_at"),
     # The console's Kind filter pages through one kind, newest first.
