@@ -66,7 +66,7 @@ class Claims:
                                                   self.lease_seconds, self.pace.batch()))
             # A batch held four times as long as planned (a CRM that slowed down) is given
             # back for whichever worker comes next, and never kept past half its lease:
-            # an adapter may spend up to that on one delivery.
+            # an attempt itself ends by 45 % of it (adapters/deadline.py).
             self.give_back_at = now + min(timedelta(seconds=4 * BATCH_SECONDS),
                                           timedelta(seconds=self.lease_seconds / 2))
         return self.held.popleft() if self.held else None

@@ -4,6 +4,8 @@ import os
 import shutil
 import tempfile
 
+from receiver.logs import TEXT_FORMAT, log_format
+
 # All interfaces: the web process is what a platform routes the internet to.
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -37,8 +39,7 @@ errorlog = "-"
 
 # gunicorn's own lines (workers booting, exiting, timing out) in the receiver's format, on
 # standard output with the rest, so a platform's log search reads one kind of line.
-_formatter = ({"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-              if os.environ.get("RECEIVER_LOG_FORMAT") == "text"
+_formatter = ({"format": TEXT_FORMAT} if log_format() == "text"
               else {"()": "receiver.logs.JsonFormatter"})
 logconfig_dict = {
     "version": 1,

@@ -12,6 +12,8 @@ import time
 
 from flask import g, request
 
+from .config import LOG_FORMATS, LOG_LEVELS, ConfigError, read_choice
+
 
 class JsonFormatter(logging.Formatter):
     """A log record as one JSON line: time, level, logger, message and the record's `fields`."""
@@ -36,13 +38,31 @@ def configure_logging() -> None:
     if logger.handlers:
         return
     handler = logging.StreamHandler(sys.stdout)
-    if os.environ.get("RECEIVER_LOG_FORMAT", "json") == "text":
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    else:
-        handler.setFormatter(JsonFormatter())
+    handler.setFormatter(logging.Formatter(TEXT_FORMAT) if log_format() == "text"
+                         else JsonFormatter())
     logger.addHandler(handler)
     logger.propagate = False  # the receiver's lines are written here, once, whatever else logs
-    logger.setLevel(os.environ.get("RECEIVER_LOG_LEVEL", "INFO").upper())
+    logger.setLevel(log_level())
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def log_level() -> str:
+    """RECEIVER_LOG_LEVEL as checked at start (INFO when unset or not one of the levels)."""
+    return _setting("RECEIVER_LOG_LEVEL", LOG_LEVELS, "INFO")
+
+
+def log_format() -> str:
+    """RECEIVER_LOG_FORMAT as checked at start: json or text."""
+    return _setting("RECEIVER_LOG_FORMAT", LOG_FORMATS, "json")
+
+
+def _setting(name: str, choices: tuple[str, ...], default: str) -> str:
+    try:
+        return read_choice(os.environ, name, choices, default)
+    except ConfigError:  # the app's start says so, in one line; logging must not fail first
+        return default
 
 
 def fields(**values) -> dict:

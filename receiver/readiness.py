@@ -11,6 +11,7 @@ beside it.
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 CHECK_INTERVAL_SECONDS = 60
 WAIT_SECONDS = 1.0
@@ -44,14 +45,19 @@ class AdapterChecks:
         self._checks: dict[str, Check] = {}
         self._in_flight: dict[str, threading.Thread] = {}
         self._checked_at: float | None = None
+        self.checked_at: datetime | None = None  # when the latest run was, for people
 
-    def latest(self) -> dict[str, Check]:
-        """Each adapter's check, run again first if the last run is older than the interval."""
-        if self._stale():
+    def latest(self, refresh: bool = False) -> dict[str, Check]:
+        """Each adapter's check, run again first if the last run is older than the interval.
+
+        `refresh` runs them now whatever their age: the console's *Check now*.
+        """
+        if refresh or self._stale():
             with self._running:
-                if self._stale():  # no other probe ran them while this one waited
+                if refresh or self._stale():  # no other probe ran them while this one waited
                     self._checks = self._run()
                     self._checked_at = time.monotonic()
+                    self.checked_at = datetime.now(timezone.utc)
         return self._checks
 
     def _stale(self) -> bool:

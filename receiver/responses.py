@@ -43,7 +43,7 @@ def init_app(app) -> None:
     def store_unavailable(error):
         log.warning("store unavailable: %s", error)
         # A schema this release cannot use fails every request alike: say how to fix it, once.
-        notice(app).explain(app.extensions[ENGINE])
+        notice(app).explain(app.extensions[ENGINE], error)
         return unavailable("the store cannot take the event right now; retry later")
 
     @app.errorhandler(HTTPException)

@@ -164,7 +164,7 @@ class Worker:
             try:
                 worked = self.step()
             except Exception as error:  # the database may be down for a while: wait, retry
-                if not self.upgrade_notice.explain(self.engine):
+                if not self.upgrade_notice.explain(self.engine, error):
                     log.error("worker step failed: %s", error)
                 worked = False
                 idle = IDLE_MAX_SECONDS

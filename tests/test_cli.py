@@ -93,3 +93,12 @@ def test_replay_needs_ids(runner):
 def test_db_upgrade_is_idempotent(runner):
     result = runner.invoke(cli.main, ["db", "upgrade"])
     assert result.exit_code == 0 and f"revision {schema.head_revision()}" in result.output
+
+
+def test_an_event_holding_a_lone_surrogate_is_shown_escaped(post, runner):
+    body = payload("e-message-visitor")
+    body["messages"][0]["msg"] = "broken \udc80 emoji"
+    event_id = post(json.dumps(body)).get_json()["id"]
+    shown = runner.invoke(cli.main, ["events", "show", event_id])
+    assert shown.exit_code == 0, shown.output
+    assert "\\udc80" in shown.output

@@ -302,11 +302,16 @@ def test_pause_and_resume_from_the_adapters_page(console, engine):
                         data={"csrf_token": token}).status_code == 400
 
 
-def test_adapter_checks_are_cached_until_checked_again(console, monkeypatch):
+def test_adapter_checks_are_the_kept_ones_until_checked_again(console, monkeypatch):
+    """The console shares /readyz's kept adapters: page views make no calls to the CRM."""
+    from receiver.health import EXTENSION as ADAPTER_CHECKS
+    from receiver.readiness import Check
+
     calls = []
-    cache = console.application.extensions["receiver.console.checks"]
-    monkeypatch.setattr(cache, "run", lambda: calls.append(1) or {"log": "ok: fine"})
+    kept = console.application.extensions[ADAPTER_CHECKS]
+    monkeypatch.setattr(kept, "_run", lambda: calls.append(1) or {"log": Check(True, "ok: fine")})
     console.get("/console/adapters"), console.get("/console/adapters")
+    console.get("/readyz?adapters=1")
     assert len(calls) == 1
     console.post("/console/adapters/check", data={"csrf_token": csrf(console, "/console/")})
     assert len(calls) == 2 and "ok: fine" in console.get("/console/adapters").text

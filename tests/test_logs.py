@@ -94,3 +94,16 @@ def test_a_worker_with_no_adapter_warns(engine, caplog):
     Worker(engine, {}, lease_seconds=5).run(stop)
     warned = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warned and "RECEIVER_ADAPTERS" in warned[0].getMessage()
+
+
+@pytest.mark.parametrize("level, text_format, expected", [
+    (" info ", "TEXT", ("INFO", "text")), ("warning", "json", ("WARNING", "json")),
+    ("", "", ("INFO", "json")),
+])
+def test_log_settings_are_read_as_the_start_checked_them(monkeypatch, level, text_format,
+                                                         expected):
+    from receiver.logs import log_format, log_level
+
+    monkeypatch.setenv("RECEIVER_LOG_LEVEL", level)
+    monkeypatch.setenv("RECEIVER_LOG_FORMAT", text_format)
+    assert (log_level(), log_format()) == expected

@@ -9,6 +9,8 @@ from receiver.adapters.log import LogAdapter
 from receiver.config import EXTENSION as SETTINGS
 from receiver.store.db import EXTENSION as ENGINE
 from receiver.store.schema import head_revision, upgrade
+from receiver.store.transactions import StoreUnavailable
+from receiver.store.upgrade_needed import UpgradeNotice, looks_like_missing_schema, schema_problem
 from receiver.worker import Worker
 
 from .conftest import TOKEN, payload, throwaway_postgres_database
@@ -81,3 +83,29 @@ def test_the_worker_logs_the_fix_once_not_every_poll(app, caplog):
     Worker(app.extensions[ENGINE], adapters, lease_seconds=5).run(Steps(5))
     assert len(upgrade_lines(caplog)) == 1
     assert not [r for r in caplog.records if "worker step failed" in r.getMessage()]
+
+
+@pytest.mark.parametrize("message, missing", [
+    ('relation "events" does not exist', True),
+    ("no such table: events", True),
+    ("no such column: events.resends", True),
+    ('connection to server at "127.0.0.1", port 5432 failed: Connection refused', False),
+    ("database is locked", False),
+    ("canceling statement due to statement timeout", False),
+])
+def test_only_a_missing_table_or_column_is_worth_a_schema_check(message, missing, monkeypatch):
+    """A database that is down must not pay a second wait for the check."""
+    wrapped = StoreUnavailable("the store failed")
+    wrapped.__cause__ = RuntimeError(message)
+    assert looks_like_missing_schema(wrapped) is missing
+    checked = []
+    monkeypatch.setattr("receiver.store.upgrade_needed.schema_problem",
+                        lambda engine: checked.append(engine))
+    UpgradeNotice().explain("engine", wrapped)
+    assert checked == (["engine"] if missing else [])
+
+
+def test_a_database_ahead_of_this_release_is_not_told_to_upgrade(app, monkeypatch):
+    monkeypatch.setattr("receiver.store.upgrade_needed.current_revision", lambda engine: "0999")
+    problem = schema_problem(app.extensions[ENGINE])
+    assert "newer than this release" in problem and "db upgrade" not in problem

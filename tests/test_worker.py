@@ -15,6 +15,7 @@ from receiver.claims import MAX_BATCH, Pace
 from receiver.config import EXTENSION as SETTINGS
 from receiver.store import deliveries
 from receiver.store.db import make_engine
+from receiver.store.tables import deliveries as deliveries_table
 from receiver.store.transactions import driver_cursor, transaction
 from receiver.worker import Worker, build_worker
 
@@ -433,3 +434,19 @@ def test_listings_say_what_comes_next_for_each_delivery(post, worker, crm, runne
     summary = json.loads(runner.invoke(cli.main, ["deliveries", "summary", "--json"]).output)
     assert sorted((row["state"], row["count"]) for row in summary) == [
         ("delivered", 1), ("pending", 2)]
+
+
+def test_a_retried_dead_letter_counts_as_pending_from_the_retry(post, worker, crm, runner,
+                                                                 engine):
+    """Otherwise the backlog's age, and the alerts on it, would jump to the dead letter's age."""
+    with freeze_time("2025-01-01T00:00:00Z"):
+        post(payload("e-message-agent"))
+        crm.answer(Answer(422))
+        drain(worker)
+    with freeze_time("2025-01-03T00:00:00Z"):
+        assert "1 dead letter(s) pending again" in runner.invoke(
+            cli.main, ["deliveries", "retry", "--all"]).output
+        with transaction(engine) as conn:
+            row = conn.execute(deliveries_table.select()).one()
+    assert row.state == "pending" and row.created_at.replace(tzinfo=None).isoformat() == \
+        "2025-01-03T00:00:00"

@@ -10,6 +10,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from ..config import ConfigError
+from ..store.schema import MissingMigrations
 from ..store.transactions import StoreUnavailable
 
 DATABASE_ERRORS = (DBAPIError, SATimeoutError, StoreUnavailable, NoSuchModuleError, ArgumentError)
@@ -44,7 +45,7 @@ class ReceiverGroup(AppGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except ConfigError as error:
+        except (ConfigError, MissingMigrations) as error:
             raise click.ClickException(str(error)) from None
         except DATABASE_ERRORS as error:
             if wants_traceback():

@@ -45,8 +45,7 @@ def events_list(kind, conversation_id, limit, as_json):
 @events.command("show")
 @click.argument("event_id")
 @click.option("--raw", is_flag=True, help="print the body exactly as Rocket.Chat sent it")
-@json_option
-def events_show(event_id, raw, as_json):
+def events_show(event_id, raw):
     """Print one event's normalized record (it is JSON already), or its raw body."""
     with reading(get_engine()) as conn:
         row = event_store.get_event(conn, event_id)

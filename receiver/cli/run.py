@@ -28,10 +28,7 @@ def db():
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision):
     """Create or migrate the tables (the Procfile's release step)."""
-    try:
-        schema.upgrade(get_engine(), revision)
-    except schema.MissingMigrations as error:
-        raise click.ClickException(str(error)) from None
+    schema.upgrade(get_engine(), revision)
     click.echo(f"database at revision {schema.current_revision(get_engine())}")
 
 
@@ -96,8 +93,17 @@ def _supervise(commands: dict, env: dict, ready=lambda: True, announce: str = ""
     for child in children.values():
         if child.poll() is None:
             child.terminate()  # each finishes what it has in hand, then exits
-    codes = {name: child.wait(30) for name, child in children.items()}
+    codes = {name: _stopped(child) for name, child in children.items()}
     return 0 if stop.is_set() else max(abs(code) for code in codes.values()) or 1
+
+
+def _stopped(child: subprocess.Popen, grace: float = 30) -> int:
+    """Its exit code once it has finished what it had in hand; killed if it takes longer."""
+    try:
+        return child.wait(grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        return child.wait()
 
 
 def _running(pid: int) -> bool:

@@ -37,7 +37,12 @@ def as_plain(record) -> dict:
 
 
 def echo_json(value) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False))
+    text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate Rocket.Chat sent: print it escaped
+        text = json.dumps(value, indent=2, ensure_ascii=True, allow_nan=False)
+    click.echo(text)
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:

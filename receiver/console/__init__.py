@@ -13,9 +13,8 @@ def init_app(app, settings) -> None:
     password = settings.environ.get(PASSWORD_VARIABLE) or ""
     if not password:
         return
-    from . import access, actions, checks, csrf, headers, pages, sessions  # noqa: F401  routes
+    from . import access, actions, csrf, headers, pages, sessions  # noqa: F401  routes
 
     access.init_app(app, password)
     sessions.init_app(app)
-    checks.init_app(app)
     app.register_blueprint(bp)

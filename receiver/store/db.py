@@ -24,9 +24,10 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
                 planner_settings: dict[str, str] | None = None) -> Engine:
     """An engine whose commits are durable and whose waits end within `timeout_seconds`.
 
-    The pool is small because a sync gunicorn worker or a delivery worker runs one
-    request or delivery at a time; `pre_ping` tests a connection that sat idle as it
-    leaves the pool.
+    The pool is small: a delivery worker runs one delivery at a time, and a gevent web
+    worker's requests hold a connection only for their commit (a few milliseconds), so
+    `pool_size` plus as many again in overflow serve its bursts; `pre_ping` tests a
+    connection that sat idle as it leaves the pool.
     Without `flush_each_commit`, a commit returns before it reaches the disk: a crash of
     the machine or database may lose the last few of them, never an older one.
     `planner_settings` are PostgreSQL settings for each session, such as `enable_sort`.

@@ -262,14 +262,18 @@ def count_by_state(conn) -> dict[tuple[str, str], int]:
 
 
 def retry_dead(conn, now: datetime, *, ids=None, adapter: str | None = None) -> int:
-    """Make dead letters pending again, due now, with a fresh retry horizon."""
+    """Make dead letters pending again, due now, with a fresh retry horizon.
+
+    They count as pending from now (`created_at`), so the backlog's age and its alerts say
+    how long the retry has waited, not how old the dead letter was.
+    """
     conditions = [deliveries.c.state == DEAD]
     if ids:
         conditions.append(deliveries.c.id.in_(list(ids)))
     if adapter:
         conditions.append(deliveries.c.adapter == adapter)
     result = conn.execute(update(deliveries).where(and_(*conditions)).values(
-        state=PENDING, due_at=now, retries_since=now, finished_at=None))
+        state=PENDING, due_at=now, retries_since=now, finished_at=None, created_at=now))
     return result.rowcount
 
 
@@ -281,10 +285,10 @@ def replay(conn, event_id: str, adapter: str, now: datetime) -> bool:
     if event is None:
         return False
     fresh = {"state": PENDING, "due_at": now, "retries_since": now, "finished_at": None,
-             "lease_owner": None, "lease_expires_at": None}
+             "lease_owner": None, "lease_expires_at": None, "created_at": now}
     statement = insert_for(conn, deliveries).values(
         event_seq=event.seq, adapter=adapter, conversation_id=event.conversation_id,
-        attempts=0, created_at=now, **fresh,
+        attempts=0, **fresh,
     ).on_conflict_do_update(
         index_elements=["event_seq", "adapter"], set_=fresh,
         # A pending row is on its way already, perhaps leased this moment: leave it be.

@@ -45,6 +45,15 @@ def current_revision(engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def knows_revision(revision: str) -> bool:
+    """Whether this release ships `revision` (a database can be ahead after a rollback)."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    try:
+        return scripts.get_revision(revision) is not None
+    except Exception:  # alembic's error for a revision it has no script for
+        return False
+
+
 @cache
 def head_revision() -> str:
     """The newest revision this version of the receiver ships."""
