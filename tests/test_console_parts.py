@@ -17,6 +17,8 @@ from receiver.console.records import record_links
     ({"zoho": {"record_id": "9"}}, {}, ("Zoho Contacts 9", "https://crm.zoho.com/crm/tab/Contacts/9")),
     ({"zoho": {"record_id": "9"}}, {"RECEIVER_ZOHO_DATA_CENTER": "au"},
      ("Zoho Contacts 9", "https://crm.zoho.com.au/crm/tab/Contacts/9")),
+    ({"zoho": {"record_id": "9"}}, {"RECEIVER_ZOHO_DATA_CENTER": "ca"},
+     ("Zoho Contacts 9", "https://crm.zohocloud.ca/crm/tab/Contacts/9")),
     ({"acme": {"ticket": "T-1"}}, {}, ("ticket T-1", None)),
 ])
 def test_record_links(known, environ, expected):

@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..store import identities
 from ..store.db import make_engine
 from ..store.identities import Known, Taken
-from ..store.transactions import StoreUnavailable, transaction
+from ..store.transactions import StoreUnavailable, reading, transaction
 from .api import Transient
 
 __all__ = ["IdentityLinks", "Known", "Taken"]
@@ -45,9 +45,9 @@ class IdentityLinks:
 
     def known(self, scope: str, identifiers: list[str]) -> dict[str, Known]:
         try:
-            with self.engine.connect() as conn:
+            with reading(self.engine) as conn:  # takes no write lock on SQLite
                 return identities.known(conn, scope, identifiers)
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, StoreUnavailable) as error:
             raise Transient(f"the receiver's database is unavailable: "
                             f"{type(error).__name__}") from None
 

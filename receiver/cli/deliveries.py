@@ -143,11 +143,17 @@ def adapters_group():
 
 
 @adapters_group.command("list")
-def adapters_list():
+@json_option
+def adapters_list(as_json):
     """Installed adapters, and which ones RECEIVER_ADAPTERS turns on."""
     configured = get_settings().adapters
-    for name, point in sorted(registry.installed().items()):
-        click.echo(f"{name:<10} {point.value}{'  (configured)' if name in configured else ''}")
+    rows = [(name, point.value, name in configured)
+            for name, point in sorted(registry.installed().items())]
+    if as_json:
+        return echo_json([{"name": name, "entry_point": value, "configured": on}
+                          for name, value, on in rows])
+    echo_table(("ADAPTER", "ENTRY POINT", "CONFIGURED"),
+               [(name, value, "yes" if on else "") for name, value, on in rows])
 
 
 @adapters_group.command("check")

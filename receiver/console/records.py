@@ -2,11 +2,13 @@
 
 from dataclasses import dataclass
 
+from ..adapters.zoho.settings import DATA_CENTERS
+
 # A HubSpot record's page is under its account (portal) id, which the API token does not
 # tell: RECEIVER_HUBSPOT_PORTAL_ID names it; without it the contact id is shown unlinked.
 HUBSPOT_CONTACT = "https://app.hubspot.com/contacts/{portal}/record/0-1/{contact_id}"
 # Zoho's web app lives on the data center's crm host; the API URL names the data center.
-ZOHO_RECORD = "https://crm.zoho.{domain}/crm/tab/{module}/{record_id}"
+ZOHO_RECORD = "{site}/crm/tab/{module}/{record_id}"
 
 
 @dataclass(frozen=True)
@@ -18,9 +20,11 @@ class RecordLink:
     url: str | None
 
 
-def _zoho_domain(environ) -> str:
+def _zoho_site(environ) -> str:
+    """Zoho CRM's web address in the account's data center: its accounts host, for `crm`."""
     center = (environ.get("RECEIVER_ZOHO_DATA_CENTER") or "us").strip().lower()
-    return {"us": "com", "au": "com.au", "cn": "com.cn"}.get(center, center)
+    accounts_url, _ = DATA_CENTERS.get(center, DATA_CENTERS["us"])
+    return accounts_url.replace("://accounts.", "://crm.", 1)
 
 
 def record_links(known: dict[str, dict], environ) -> list[RecordLink]:
@@ -35,7 +39,7 @@ def record_links(known: dict[str, dict], environ) -> list[RecordLink]:
         elif adapter == "zoho" and refs.get("record_id"):
             module = refs.get("module") or "Contacts"
             found.append(RecordLink(adapter, f"Zoho {module} {refs['record_id']}",
-                                    ZOHO_RECORD.format(domain=_zoho_domain(environ),
+                                    ZOHO_RECORD.format(site=_zoho_site(environ),
                                                        module=module,
                                                        record_id=refs["record_id"])))
         else:
