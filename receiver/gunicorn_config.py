@@ -34,6 +34,10 @@ keepalive = 2
 graceful_timeout = 25
 # A worker whose loop has not run for this long (a C call that never returns) is replaced.
 timeout = 30
+# Whose X-Forwarded-Proto to believe, so that a request that reached a platform's router over
+# https is https to the app (the console then marks its cookie Secure). Heroku's dynos are
+# reached only through its router, so app.json sets `*` there; elsewhere, the proxy's address.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = None  # the receiver logs one structured line per request itself
 errorlog = "-"
 
