@@ -381,3 +381,12 @@ def test_hourly_counts_use_the_charts_hour_keys_on_each_database(post, engine, w
         since = moment - timedelta(hours=1)
         assert backlog.events_per_hour(conn, since) == {"2025-03-04 10": 1}
         assert backlog.attempts_per_hour(conn, since) == {("2025-03-04 10", "delivered"): 1}
+
+
+def test_a_database_that_is_down_gets_503_not_500(environment):
+    environment["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/x"
+    client = create_app(environment).test_client()
+    for path in ("/console/", "/console/sign-in", "/console/events"):
+        answer = client.get(path)
+        assert answer.status_code in (302, 503), (path, answer.status_code, answer.text)
+    assert client.post("/console/sign-in", data={"password": PASSWORD}).status_code in (400, 503)

@@ -6,6 +6,7 @@ from flask import request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
+from ..store.transactions import StoreUnavailable
 from . import keys
 
 COOKIE = "receiver_console"
@@ -28,7 +29,12 @@ class ConsoleSessions(SecureCookieSessionInterface):
     def open_session(self, app, request):
         if not in_console():
             return self.make_null_session(app)
-        return super().open_session(app, request)
+        try:
+            return super().open_session(app, request)
+        except StoreUnavailable:
+            # The signing key lives in the database: without it, no session, and the page's
+            # own read of the store answers 503 as every store failure does.
+            return self.make_null_session(app)
 
     def save_session(self, app, session, response):
         if in_console():
