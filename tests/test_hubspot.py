@@ -6,6 +6,7 @@ import pytest
 from freezegun import freeze_time
 
 from receiver.adapters import Delivered, Failed, RetryLater
+from receiver.adapters.api import Transient
 from receiver.adapters.hubspot import HubSpotAdapter
 from receiver.adapters.hubspot.mapping import NOTE_BODY_LIMIT
 from receiver.config import ConfigError, load_settings
@@ -333,3 +334,17 @@ def test_an_email_another_contact_holds_is_left_with_it(hubspot, adapter):
     assert isinstance(outcome, Delivered) and outcome.references["contact_id"] == mine
     assert "email" not in hubspot.contacts[mine]
     assert hubspot.contacts[theirs] == {"email": "maria@example.com", "lastname": "Souza"}
+
+
+def test_a_contact_deleted_in_hubspot_is_matched_afresh_not_dead_lettered(hubspot, adapter):
+    """A 404 where no caller expects one is retried (the next attempt matches the visitor
+    again), not raised as an adapter bug that becomes a dead letter after three tries."""
+    assert isinstance(adapter.deliver(sample_events()["e-livechat-session-start"]), Delivered)
+    with pytest.raises(Transient, match="HubSpot has no record"):
+        adapter.client.update_contact("404404", {"firstname": "Maria"})
+    (gone,) = list(hubspot.contacts)
+    del hubspot.contacts[gone]  # an operator deleted it in HubSpot
+    hubspot.index()
+    assert isinstance(adapter.deliver(event("e-livechat-session-start", name="Maria S. Silva")),
+                      Delivered)
+    assert len(hubspot.contacts) == 1 and gone not in hubspot.contacts

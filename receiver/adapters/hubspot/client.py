@@ -14,8 +14,12 @@ CREDENTIALS = "RECEIVER_HUBSPOT_TOKEN and the private app's scopes"
 EXISTING_ID = re.compile(r"Existing ID: (\d+)")
 
 
-class NotFound(Exception):
-    """HubSpot has no such record (deleted, or merged into another)."""
+class NotFound(Transient):
+    """HubSpot has no such record (deleted, or merged into another).
+
+    Where it is not caught, the delivery is tried again, and the next attempt matches the
+    visitor afresh instead of writing to a record that is gone.
+    """
 
 
 class Conflict(Permanent):
@@ -45,7 +49,7 @@ class HubSpotClient:
         if 200 <= response.status_code < 300:
             return json_of(response)
         if response.status_code == 404:
-            raise NotFound(path)
+            raise NotFound(f"HubSpot has no record at {path}")
         error = self.error(response)
         if response.status_code == 409:
             raise Conflict(error.reason)
