@@ -120,14 +120,10 @@ def deliveries_retry(delivery_ids, adapter, retry_all):
 
 @click.command()
 @click.argument("event_id")
-@click.option("--adapter", required=True, help="the adapter to deliver to")
+@click.option("--adapter", required=True, type=AdapterName(), help="the adapter to deliver to")
 @with_appcontext
 def replay(event_id, adapter):
     """Deliver a stored event to an adapter again (or for the first time)."""
-    installed = registry.installed()
-    if adapter not in installed:
-        raise click.BadParameter(f"no adapter {adapter!r} is installed (installed: "
-                                 f"{', '.join(sorted(installed))})", param_hint="--adapter")
     with transaction(get_engine()) as conn:
         if not deliveries.replay(conn, event_id, adapter, now()):
             raise click.ClickException(f"no event {event_id}")
@@ -167,11 +163,9 @@ def adapters_check():
 
 
 @adapters_group.command("pause")
-@click.argument("name")
+@click.argument("name", type=AdapterName())
 def adapters_pause(name):
     """Stop delivering to an adapter: its deliveries wait, pending, until it is resumed."""
-    if name not in registry.installed():
-        raise click.ClickException(f"no installed package provides an adapter named {name}")
     with transaction(get_engine()) as conn:
         changed = pauses.pause(conn, name, now())
     click.echo(f"{name} paused" if changed else f"{name} was paused already")
