@@ -31,6 +31,19 @@ def payload(name: str) -> dict:
     return json.loads((PAYLOADS / f"{name}.json").read_text())
 
 
+def nested(depth: int):
+    """Lists inside lists, `depth` of them."""
+    node = []
+    for _ in range(depth - 1):
+        node = [node]
+    return node
+
+
+def close_with(**fields) -> dict:
+    """The sample close, with top-level fields replaced as given."""
+    return {**payload("e-livechat-session-close"), **fields}
+
+
 def room(body: dict, room_id: str) -> dict:
     """`body` moved to the room `room_id`."""
     body["_id"] = room_id
@@ -229,6 +242,13 @@ def delivery_states(engine) -> dict:
     with engine.connect() as conn:
         return {row.event_id: row.state
                 for row in deliveries.list_deliveries(conn, limit=10_000)}
+
+
+def only_delivery(engine):
+    """The one delivery stored, for tests that post a single event."""
+    with engine.connect() as conn:
+        (row,) = deliveries.list_deliveries(conn)
+    return row
 
 
 def leased_deliveries(engine) -> list:

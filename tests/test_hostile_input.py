@@ -10,7 +10,7 @@ from receiver.store import events as event_store
 from receiver.store import quarantine
 from receiver.store.transactions import transaction
 
-from .conftest import TOKEN, count, payload
+from .conftest import TOKEN, close_with, count, nested, payload
 
 SMALL_BYTES = 2_000
 LIMIT = 64 * 1024  # RECEIVER_MAX_BODY_BYTES for these tests
@@ -20,18 +20,6 @@ LIMIT = 64 * 1024  # RECEIVER_MAX_BODY_BYTES for these tests
 def environment(environment):
     environment["RECEIVER_MAX_BODY_BYTES"] = str(LIMIT)
     return environment
-
-
-def nested(depth: int):
-    """Lists inside lists, `depth` of them."""
-    node = []
-    for _ in range(depth - 1):
-        node = [node]
-    return node
-
-
-def close_with(**fields) -> dict:
-    return {**payload("e-livechat-session-close"), **fields}
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from receiver.testing import AdapterContract, sample_events
 from .conftest import sample_with as event
 from .fakes.hubspot import TOKEN, FakeHubSpot, Reply, rate_limited
 from .redeliver import Redelivering
+from .returning_visitors import ORDERS, visits
 
 STORE = {}
 
@@ -265,32 +266,6 @@ class TestHubSpotContractWithLagAndLostAnswers(AdapterContract):
         self.test_delivering_twice_is_harmless()
         assert len(self.hubspot.contacts) == 1 and len(self.hubspot.notes) == 1
         assert self.hubspot.lost.lost >= 1
-
-
-ORDERS = {  # what each visitor gives, event by event, in three conversations
-    "phone, then email": [{"phones": ["+5511900000001"]}, {"emails": ["a@example.com"]}],
-    "email, then phone": [{"emails": ["b@example.com"]}, {"phones": ["+5511900000002"]}],
-    "token only, then phone and email": [{}, {"phones": ["+5511900000003"],
-                                              "emails": ["c@example.com"]}],
-}
-
-
-def visits(order: str, n: int) -> list[dict]:
-    """Two conversations of one visitor; the second a return visit with everything known."""
-    token, steps = f"token-{n}", ORDERS[order]
-    known = {"emails": [], "phones": []}
-    events = []
-    for room, kinds in ((f"room-{n}-a", ("e-livechat-session-start", "e-message-visitor",
-                                         "e-livechat-session-close")),
-                        (f"room-{n}-b", ("e-livechat-session-start", "e-livechat-session-close"))):
-        for step, kind in enumerate(kinds):
-            if step < len(steps):
-                for name, values in steps[step].items():
-                    known[name] = known[name] + values
-            chosen = event(kind, token=token, name=f"Visitor {n}", **known)
-            chosen["conversation"]["id"] = room
-            events.append(chosen)
-    return events
 
 
 def test_identifiers_in_any_order_make_one_contact_each_despite_lag_and_lost_answers(hostile):

@@ -6,19 +6,7 @@ import pytest
 
 from receiver.schemas import ValidationError, bounded, limits, parse_event
 
-from .conftest import payload
-
-
-def nested(depth: int):
-    """Lists inside lists, `depth` of them."""
-    node = []
-    for _ in range(depth - 1):
-        node = [node]
-    return node
-
-
-def close_with(**fields) -> dict:
-    return {**payload("e-livechat-session-close"), **fields}
+from .conftest import close_with, nested
 
 
 def check(body) -> None:

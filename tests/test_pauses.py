@@ -10,7 +10,7 @@ from receiver.store import attempts, deliveries, pauses
 from receiver.store.pauses import PausedSet
 from receiver.store.transactions import transaction
 
-from .conftest import delivering_to, drain, payload
+from .conftest import delivering_to, drain, only_delivery, payload
 from .crm import Answer
 
 T0 = "2025-03-04T12:00:00Z"
@@ -19,12 +19,6 @@ T0 = "2025-03-04T12:00:00Z"
 @pytest.fixture
 def environment(environment, crm):
     return delivering_to(environment, crm, timeout="1", lease="5")
-
-
-def only_delivery(engine):
-    with transaction(engine) as conn:
-        (row,) = deliveries.list_deliveries(conn)
-    return row
 
 
 def test_a_paused_adapter_is_neither_attempted_nor_counted_until_resumed(

@@ -20,8 +20,8 @@ from receiver.store.transactions import driver_cursor, transaction
 from receiver.worker import Worker, build_worker
 
 from .conftest import (
-    StoreLock, delivering_to, delivery_states, drain, in_arrival_order, leased_deliveries, payload, room, rooms,
-    visitor_message,
+    StoreLock, delivering_to, delivery_states, drain, in_arrival_order, leased_deliveries,
+    only_delivery, payload, room, rooms, visitor_message,
 )
 from .crm import Answer
 
@@ -31,12 +31,6 @@ T0 = "2025-03-04T12:00:00Z"
 @pytest.fixture
 def environment(environment, crm):
     return delivering_to(environment, crm, timeout="1", lease="5")
-
-
-def only_delivery(engine):
-    with transaction(engine) as conn:
-        (row,) = deliveries.list_deliveries(conn)
-    return row
 
 
 def test_each_event_is_delivered_once_in_arrival_order(post, worker, crm, engine):

@@ -14,7 +14,7 @@ from receiver.testing import AdapterContract, sample_events
 from .conftest import sample_with as event
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
 from .redeliver import Redelivering
-from .test_hubspot import ORDERS, visits
+from .returning_visitors import ORDERS, visits
 
 STORE = {}
 

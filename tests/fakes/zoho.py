@@ -77,6 +77,15 @@ def record_result(status: int, code: str, message: str, details: dict, **extra):
                               **extra}]}), status
 
 
+def missing_mandatory(module: str, record: dict):
+    """The MANDATORY_NOT_FOUND answer for a new record that lacks a required field, or None."""
+    missing = [name for name in MANDATORY[module] if not record.get(name)]
+    if not missing:
+        return None
+    return record_result(400, "MANDATORY_NOT_FOUND", "required field not found",
+                         {"api_name": missing[0], "json_path": f"$.data[0].{missing[0]}"})
+
+
 def searched(args) -> dict:
     """The field and value a search asks for: `email=`, `phone=` or `criteria=(F:equals:v)`."""
     if args.get("email"):
@@ -203,11 +212,9 @@ class FakeZoho(Served):
                         "api_name": matched, "json_path": f"$.data[0].{matched}",
                         "more_records": False, "duplicate_record": {
                             "module": {"api_name": module, "id": "1"}, "id": record_id}})
-                missing = [name for name in MANDATORY[module] if not record.get(name)]
-                if missing:
-                    return record_result(400, "MANDATORY_NOT_FOUND", "required field not found",
-                                         {"api_name": missing[0],
-                                          "json_path": f"$.data[0].{missing[0]}"})
+                refused = missing_mandatory(module, record)
+                if refused:
+                    return refused
                 record_id = self.add_record(module, **record)
             return record_result(201, "SUCCESS", "record added",
                                  {"id": record_id, "Created_Time": now_text()})
@@ -263,11 +270,9 @@ class FakeZoho(Served):
                     return record_result(200, "SUCCESS", "record updated",
                                          {"id": record_id, **stamp},
                                          action="update", duplicate_field=matched)
-                missing = [name for name in MANDATORY[module] if not record.get(name)]
-                if missing:
-                    return record_result(400, "MANDATORY_NOT_FOUND", "required field not found",
-                                         {"api_name": missing[0],
-                                          "json_path": f"$.data[0].{missing[0]}"})
+                refused = missing_mandatory(module, record)
+                if refused:
+                    return refused
                 record_id = self.add_record(module, **record)
                 return record_result(201, "SUCCESS", "record added",
                                      {"id": record_id, "Created_Time": now_text(), **stamp},
