@@ -18,6 +18,11 @@ def schema_problem(engine) -> str | None:
         found = current_revision(engine)
     except Exception:  # unreachable or locked: not this check's to report
         return None
+    return revision_problem(found)
+
+
+def revision_problem(found: str | None) -> str | None:
+    """What is wrong with a database at revision `found`, naming the fix; None when current."""
     wanted = head_revision()
     if found == wanted:
         return None
