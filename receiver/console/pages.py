@@ -173,8 +173,9 @@ def adapters():
     """Each configured adapter: its last check and whether it is paused."""
     with reading(get_engine()) as conn:
         paused = pauses.paused(conn)
+    latest = checks.cached()
     return _page("adapters.html", names=get_settings().adapters, paused=paused,
-                 checks=checks.cached())
+                 checks=latest, checked_at=checks.checked_at())
 
 
 @bp.app_template_filter("when")
