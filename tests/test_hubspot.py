@@ -12,7 +12,7 @@ from receiver.adapters.hubspot.mapping import NOTE_BODY_LIMIT
 from receiver.config import ConfigError, load_settings
 from receiver.testing import AdapterContract, sample_events
 
-from .conftest import sample_with as event
+from .builders import sample_with as event
 from .fakes.hubspot import TOKEN, FakeHubSpot, Reply, rate_limited
 from .redeliver import Redelivering
 from .returning_visitors import ORDERS, visits

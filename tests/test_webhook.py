@@ -11,7 +11,9 @@ from receiver.store import events as event_store
 from receiver.store import quarantine
 from receiver.store.transactions import transaction
 
-from .conftest import StoreLock, count, payload
+from .builders import payload
+from .locks import StoreLock
+from .stored import count
 
 
 def stored_event(engine, event_id):

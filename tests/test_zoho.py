@@ -11,7 +11,7 @@ from receiver.adapters.zoho.settings import DATA_CENTERS, ZohoSettings
 from receiver.config import ConfigError, load_settings
 from receiver.testing import AdapterContract, sample_events
 
-from .conftest import sample_with as event
+from .builders import sample_with as event
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
 from .redeliver import Redelivering
 from .returning_visitors import ORDERS, visits
