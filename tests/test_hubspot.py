@@ -15,6 +15,7 @@ from receiver.testing import AdapterContract, sample_events
 from .builders import sample_with as event
 from .fakes.hubspot import TOKEN, FakeHubSpot, Reply, rate_limited
 from .redeliver import Redelivering
+from .references import OrderOfNotes, referenced_event_ids
 from .returning_visitors import ORDERS, visits
 
 STORE = {}
@@ -31,6 +32,12 @@ def hubspot_settings(url, **environ):
                           "DATABASE_URL": STORE["url"], **environ})
 
 
+def delivered_to(hubspot) -> list[str]:
+    """The event ids HubSpot's notes name, in the order the notes were created."""
+    return referenced_event_ids(note["properties"]["hs_note_body"]
+                                for note in hubspot.notes.values())
+
+
 @pytest.fixture
 def hubspot():
     with FakeHubSpot(extra_properties=("cpf_number",)) as fake:
@@ -44,13 +51,16 @@ def adapter(hubspot):
     adapter.close()
 
 
-class TestHubSpotContract(AdapterContract):
+class TestHubSpotContract(OrderOfNotes, AdapterContract):
     @pytest.fixture(autouse=True)
     def _fake(self, hubspot):
         self.hubspot = hubspot
 
     def make_adapter(self):
         return HubSpotAdapter(hubspot_settings(self.hubspot.url))
+
+    def delivered_ids(self):
+        return delivered_to(self.hubspot)
 
 
 def test_a_closed_chat_becomes_a_contact_with_a_transcript_note(hubspot, adapter):
@@ -254,13 +264,16 @@ def hostile():
         yield fake
 
 
-class TestHubSpotContractWithLagAndLostAnswers(AdapterContract):
+class TestHubSpotContractWithLagAndLostAnswers(OrderOfNotes, AdapterContract):
     @pytest.fixture(autouse=True)
     def _fake(self, hostile):
         self.hubspot = hostile
 
     def make_adapter(self):
         return Redelivering(HubSpotAdapter(hubspot_settings(self.hubspot.url, **HOSTILE)))
+
+    def delivered_ids(self):
+        return delivered_to(self.hubspot)
 
     def test_delivering_twice_leaves_one_contact_and_one_note(self):
         self.test_delivering_twice_is_harmless()

@@ -14,6 +14,7 @@ from receiver.testing import AdapterContract, sample_events
 from .builders import sample_with as event
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
 from .redeliver import Redelivering
+from .references import OrderOfNotes, referenced_event_ids
 from .returning_visitors import ORDERS, visits
 
 STORE = {}
@@ -35,6 +36,11 @@ def make(url, **environ):
     return ZohoAdapter(load_settings(zoho_environ(url, **environ)))
 
 
+def delivered_to(zoho) -> list[str]:
+    """The event ids Zoho's notes name, in the order the notes were added."""
+    return referenced_event_ids(note["Note_Content"] for note in zoho.notes.values())
+
+
 @pytest.fixture
 def zoho():
     with FakeZoho(unique_fields=("Email", "Visitor_Token"), extra_fields=("CPF",)) as fake:
@@ -48,13 +54,16 @@ def adapter(zoho):
     adapter.close()
 
 
-class TestZohoContract(AdapterContract):
+class TestZohoContract(OrderOfNotes, AdapterContract):
     @pytest.fixture(autouse=True)
     def _fake(self, zoho):
         self.zoho = zoho
 
     def make_adapter(self):
         return make(self.zoho.url)
+
+    def delivered_ids(self):
+        return delivered_to(self.zoho)
 
 
 def test_a_closed_chat_is_a_contact_with_its_transcript_as_a_note(zoho, adapter):
@@ -233,13 +242,16 @@ def hostile():
         yield fake
 
 
-class TestZohoContractWithLagAndLostAnswers(AdapterContract):
+class TestZohoContractWithLagAndLostAnswers(OrderOfNotes, AdapterContract):
     @pytest.fixture(autouse=True)
     def _fake(self, hostile):
         self.zoho = hostile
 
     def make_adapter(self):
         return Redelivering(make(self.zoho.url, **HOSTILE))
+
+    def delivered_ids(self):
+        return delivered_to(self.zoho)
 
     def test_delivering_twice_leaves_one_record_and_one_note(self):
         self.test_delivering_twice_is_harmless()
