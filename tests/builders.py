@@ -1,4 +1,4 @@
-"""Webhook bodies and adapter events for tests, built from the shipped samples."""
+"""Webhook bodies, the tokens they are sent with, and adapter events, built from the samples."""
 
 import copy
 import json
