@@ -1,6 +1,6 @@
 """Returning visitors who give their identifiers in different orders, for the CRM adapters' tests."""
 
-from .conftest import sample_with as event
+from .builders import sample_with as event
 
 ORDERS = {  # what each visitor gives, event by event, in three conversations
     "phone, then email": [{"phones": ["+5511900000001"]}, {"emails": ["a@example.com"]}],

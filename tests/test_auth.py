@@ -4,7 +4,8 @@ import pytest
 
 from receiver.auth import TokenMismatch, check_token
 
-from .conftest import OLD_TOKEN, TOKEN, count, payload
+from .builders import OLD_TOKEN, TOKEN, payload
+from .stored import count
 
 
 class TokenCheckContract:

@@ -10,7 +10,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from . import servers
-from .conftest import TOKEN, count, payload
+from .builders import TOKEN, payload
+from .stored import count
 
 LIMIT = 64 * 1024
 

@@ -5,7 +5,8 @@ import json
 from receiver import cli
 from receiver.store import schema
 
-from .conftest import count, payload
+from .builders import payload
+from .stored import count
 
 
 def test_events_list_and_show(post, runner):

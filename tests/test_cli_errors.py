@@ -5,7 +5,8 @@ from click.testing import CliRunner
 
 from receiver import cli
 
-from .conftest import TOKEN, postgres_admin_url
+from .builders import TOKEN
+from .postgres import postgres_admin_url
 
 BASE = {"ROCKETCHAT_LIVECHAT_TOKEN": TOKEN, "RECEIVER_LOG_LEVEL": None,
         "RECEIVER_ADAPTERS": None, "DATABASE_URL": None}

@@ -11,7 +11,8 @@ from receiver.console.access import Throttle
 from receiver.store import deliveries, pauses, quarantine
 from receiver.store.transactions import transaction
 
-from .conftest import drain, payload, room
+from .builders import payload, room
+from .delivering import drain
 
 PASSWORD = "correct horse battery staple"
 PAGES = {"/console/": "Overview", "/console/conversations": "Conversations",
@@ -318,7 +319,7 @@ def test_adapter_checks_are_the_kept_ones_until_checked_again(console, monkeypat
 
 
 def test_console_reads_do_not_wait_for_sqlites_write_lock(console, engine):
-    from .conftest import StoreLock
+    from .locks import StoreLock
 
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL readers never wait for writers")

@@ -13,7 +13,7 @@ from receiver.store import schema
 from receiver.store.db import make_engine
 
 from . import servers
-from .conftest import TOKEN, payload
+from .builders import TOKEN, payload
 from .crm import SECRET, Answer, FakeCrm
 
 pytestmark = pytest.mark.slow

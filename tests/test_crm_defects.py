@@ -9,7 +9,7 @@ from receiver.adapters.hubspot import HubSpotAdapter
 from receiver.adapters.zoho import ZohoAdapter
 from receiver.config import load_settings
 
-from .conftest import sample_with
+from .builders import sample_with
 from .fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from .fakes.hubspot import FakeHubSpot, Reply
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho

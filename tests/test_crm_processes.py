@@ -5,11 +5,12 @@ one record per person and one note per closed chat in each CRM.
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from .conftest import delivery_states, payload
+from .builders import payload
 from .fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from .fakes.hubspot import FakeHubSpot
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
 from .servers import wait_for, workers
+from .stored import delivery_states
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from .conftest import delivery_states, payload
+from .builders import payload
 from .crm import SECRET
 from .servers import start_worker, wait_for, workers
+from .stored import delivery_states
 from .trickling import TricklingCrm
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,8 @@ import threading
 from receiver.dedup import dedup_key
 from receiver.schemas import parse_event
 
-from .conftest import count, payload
+from .builders import payload
+from .stored import count
 
 
 def key(body):

@@ -13,7 +13,7 @@ from receiver.store.transactions import (
     transaction,
 )
 
-from .conftest import terminate_backends
+from .postgres import terminate_backends
 
 
 def one_connection_engine(url: str):

@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from . import servers
-from .conftest import (
-    TOKEN, count, delivering_to, delivery_states, in_arrival_order, terminate_backends,
-    visitor_message,
-)
+from .builders import TOKEN, visitor_message
 from .crm import Answer
+from .delivering import delivering_to, in_arrival_order
+from .postgres import terminate_backends
+from .stored import count, delivery_states
 
 pytestmark = pytest.mark.slow
 

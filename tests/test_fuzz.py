@@ -8,7 +8,8 @@ from sqlalchemy import text as sql
 
 from receiver.jsontext import load_json
 
-from .conftest import count, payload
+from .builders import payload
+from .stored import count
 
 ALLOWED = {200, 400, 413, 422}
 SMALL_BYTES = 8_192  # the largest possible 422 answer is a few KB: three errors per field

@@ -10,7 +10,8 @@ from receiver.store import events as event_store
 from receiver.store import quarantine
 from receiver.store.transactions import transaction
 
-from .conftest import TOKEN, close_with, count, nested, payload
+from .builders import TOKEN, close_with, nested, payload
+from .stored import count
 
 SMALL_BYTES = 2_000
 LIMIT = 64 * 1024  # RECEIVER_MAX_BODY_BYTES for these tests

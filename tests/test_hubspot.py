@@ -12,23 +12,28 @@ from receiver.adapters.hubspot.mapping import NOTE_BODY_LIMIT
 from receiver.config import ConfigError, load_settings
 from receiver.testing import AdapterContract, sample_events
 
-from .conftest import sample_with as event
+from .builders import sample_with as event
 from .fakes.hubspot import TOKEN, FakeHubSpot, Reply, rate_limited
 from .redeliver import Redelivering
+from .references import OrderOfNotes, referenced_event_ids
 from .returning_visitors import ORDERS, visits
 
-STORE = {}
+@pytest.fixture
+def hubspot_settings(store_url):
+    """Settings for a `hubspot` adapter at `url`, keeping its links in the test's own store."""
+
+    def settings(url, **environ):
+        return load_settings({"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "hubspot",
+                              "RECEIVER_HUBSPOT_TOKEN": TOKEN, "RECEIVER_HUBSPOT_API_URL": url,
+                              "DATABASE_URL": store_url, **environ})
+
+    return settings
 
 
-@pytest.fixture(autouse=True)
-def _store(store_url):
-    STORE["url"] = store_url
-
-
-def hubspot_settings(url, **environ):
-    return load_settings({"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "hubspot",
-                          "RECEIVER_HUBSPOT_TOKEN": TOKEN, "RECEIVER_HUBSPOT_API_URL": url,
-                          "DATABASE_URL": STORE["url"], **environ})
+def delivered_to(hubspot) -> list[str]:
+    """The event ids HubSpot's notes name, in the order the notes were created."""
+    return referenced_event_ids(note["properties"]["hs_note_body"]
+                                for note in hubspot.notes.values())
 
 
 @pytest.fixture
@@ -38,19 +43,22 @@ def hubspot():
 
 
 @pytest.fixture
-def adapter(hubspot):
+def adapter(hubspot, hubspot_settings):
     adapter = HubSpotAdapter(hubspot_settings(hubspot.url))
     yield adapter
     adapter.close()
 
 
-class TestHubSpotContract(AdapterContract):
+class TestHubSpotContract(OrderOfNotes, AdapterContract):
     @pytest.fixture(autouse=True)
-    def _fake(self, hubspot):
-        self.hubspot = hubspot
+    def _fake(self, hubspot, hubspot_settings):
+        self.hubspot, self.settings = hubspot, hubspot_settings
 
     def make_adapter(self):
-        return HubSpotAdapter(hubspot_settings(self.hubspot.url))
+        return HubSpotAdapter(self.settings(self.hubspot.url))
+
+    def delivered_ids(self):
+        return delivered_to(self.hubspot)
 
 
 def test_a_closed_chat_becomes_a_contact_with_a_transcript_note(hubspot, adapter):
@@ -72,7 +80,7 @@ def test_a_closed_chat_becomes_a_contact_with_a_transcript_note(hubspot, adapter
                                   "note_id": next(iter(hubspot.notes))}
 
 
-def test_redelivery_by_a_fresh_worker_updates_instead_of_duplicating(hubspot):
+def test_redelivery_by_a_fresh_worker_updates_instead_of_duplicating(hubspot, hubspot_settings):
     close = sample_events()["e-livechat-session-close"]
     for _ in range(3):  # each a new adapter: nothing remembered in memory
         adapter = HubSpotAdapter(hubspot_settings(hubspot.url))
@@ -115,7 +123,7 @@ def test_without_email_the_contact_is_found_by_phone_through_search(hubspot, ada
     assert list(hubspot.contacts) == [existing]
 
 
-def test_the_visitor_token_finds_a_contact_search_has_not_indexed_yet(hubspot):
+def test_the_visitor_token_finds_a_contact_search_has_not_indexed_yet(hubspot, hubspot_settings):
     start = event("e-livechat-session-start", emails=[])
     first = HubSpotAdapter(hubspot_settings(hubspot.url))
     first.deliver(start)
@@ -130,7 +138,7 @@ def test_a_visitor_with_nothing_to_match_on_is_a_dead_letter(adapter):
     assert isinstance(outcome, Failed) and "visitor token" in outcome.reason
 
 
-def test_mapped_custom_fields_are_written(hubspot):
+def test_mapped_custom_fields_are_written(hubspot, hubspot_settings):
     adapter = HubSpotAdapter(hubspot_settings(
         hubspot.url, RECEIVER_HUBSPOT_CUSTOM_FIELDS="cpf=cpf_number"))
     adapter.deliver(sample_events()["e-livechat-session-close"])
@@ -138,7 +146,7 @@ def test_mapped_custom_fields_are_written(hubspot):
     assert contact["cpf_number"] == "123.456.789-00"
 
 
-def test_an_offline_message_is_a_contact_with_a_note_once(hubspot, adapter):
+def test_an_offline_message_is_a_contact_with_a_note_once(hubspot, adapter, hubspot_settings):
     offline = sample_events()["e-offline-message"]
     assert isinstance(adapter.deliver(offline), Delivered)
     assert isinstance(HubSpotAdapter(hubspot_settings(hubspot.url)).deliver(offline), Delivered)
@@ -170,7 +178,7 @@ def test_daily_limit_waits_an_hour_and_retry_after_wins(hubspot, adapter):
     assert isinstance(outcome, RetryLater) and outcome.delay == 7.0
 
 
-def test_a_wrong_token_fails_for_good_naming_the_setting(hubspot):
+def test_a_wrong_token_fails_for_good_naming_the_setting(hubspot, hubspot_settings):
     adapter = HubSpotAdapter(hubspot_settings(hubspot.url, RECEIVER_HUBSPOT_TOKEN="pat-wrong"))
     outcome = adapter.deliver(sample_events()["e-livechat-session-start"])
     assert isinstance(outcome, Failed)
@@ -183,20 +191,20 @@ def test_missing_scopes_fail_for_good(hubspot, adapter):
     assert isinstance(outcome, Failed) and "MISSING_SCOPES" in outcome.reason
 
 
-def test_an_unknown_property_is_refused_for_good(hubspot):
+def test_an_unknown_property_is_refused_for_good(hubspot, hubspot_settings):
     adapter = HubSpotAdapter(hubspot_settings(
         hubspot.url, RECEIVER_HUBSPOT_CUSTOM_FIELDS="cpf=no_such_property"))
     outcome = adapter.deliver(sample_events()["e-livechat-session-close"])
     assert isinstance(outcome, Failed) and "PROPERTY_DOESNT_EXIST" in outcome.reason
 
 
-def test_an_unreachable_hubspot_is_retried():
+def test_an_unreachable_hubspot_is_retried(hubspot_settings):
     adapter = HubSpotAdapter(hubspot_settings("http://127.0.0.1:9"))
     outcome = adapter.deliver(sample_events()["e-livechat-session-start"])
     assert isinstance(outcome, RetryLater) and "cannot reach HubSpot" in outcome.reason
 
 
-def test_test_events_are_skipped_unless_asked(hubspot):
+def test_test_events_are_skipped_unless_asked(hubspot, hubspot_settings):
     sample = sample_events()["webhook-test-sample"]
     assert sample["test"]
     skipped = HubSpotAdapter(hubspot_settings(hubspot.url)).deliver(sample)
@@ -216,7 +224,7 @@ def test_a_long_transcript_is_cut_to_hubspots_limit_and_keeps_its_reference(hubs
     assert body.endswith("Rocket.Chat reference: [conversation r7XkPq2mZ4nLb8sT3]</p>")
 
 
-def test_notes_are_found_past_the_first_page_of_associations(hubspot, adapter):
+def test_notes_are_found_past_the_first_page_of_associations(hubspot, adapter, hubspot_settings):
     close = sample_events()["e-livechat-session-close"]
     adapter.deliver(close)
     [contact_id] = hubspot.contacts
@@ -228,7 +236,7 @@ def test_notes_are_found_past_the_first_page_of_associations(hubspot, adapter):
     assert len(hubspot.notes) == 601
 
 
-def test_check_names_the_missing_visitor_token_property(hubspot):
+def test_check_names_the_missing_visitor_token_property(hubspot, hubspot_settings):
     adapter = HubSpotAdapter(hubspot_settings(hubspot.url))
     assert "rocketchat_visitor_token exists, unique" in adapter.check()
     other = HubSpotAdapter(hubspot_settings(hubspot.url,
@@ -254,13 +262,16 @@ def hostile():
         yield fake
 
 
-class TestHubSpotContractWithLagAndLostAnswers(AdapterContract):
+class TestHubSpotContractWithLagAndLostAnswers(OrderOfNotes, AdapterContract):
     @pytest.fixture(autouse=True)
-    def _fake(self, hostile):
-        self.hubspot = hostile
+    def _fake(self, hostile, hubspot_settings):
+        self.hubspot, self.settings = hostile, hubspot_settings
 
     def make_adapter(self):
-        return Redelivering(HubSpotAdapter(hubspot_settings(self.hubspot.url, **HOSTILE)))
+        return Redelivering(HubSpotAdapter(self.settings(self.hubspot.url, **HOSTILE)))
+
+    def delivered_ids(self):
+        return delivered_to(self.hubspot)
 
     def test_delivering_twice_leaves_one_contact_and_one_note(self):
         self.test_delivering_twice_is_harmless()
@@ -268,7 +279,8 @@ class TestHubSpotContractWithLagAndLostAnswers(AdapterContract):
         assert self.hubspot.lost.lost >= 1
 
 
-def test_identifiers_in_any_order_make_one_contact_each_despite_lag_and_lost_answers(hostile):
+def test_identifiers_in_any_order_make_one_contact_each_despite_lag_and_lost_answers(
+        hostile, hubspot_settings):
     # Two workers, alternating, so neither's memory carries a visitor from event to event.
     workers = [Redelivering(HubSpotAdapter(hubspot_settings(hostile.url, **HOSTILE)))
                for _ in range(2)]

@@ -6,7 +6,7 @@ import pytest
 
 from receiver.schemas import ValidationError, bounded, limits, parse_event
 
-from .conftest import close_with, nested
+from .builders import close_with, nested
 
 
 def check(body) -> None:

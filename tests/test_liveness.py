@@ -8,7 +8,7 @@ from receiver.store.db import make_engine
 from receiver.store.liveness import IDLE_SECONDS
 from receiver.store.transactions import StoreUnavailable, transaction
 
-from .conftest import terminate_backends
+from .postgres import terminate_backends
 
 pytestmark = pytest.mark.postgres
 

@@ -9,8 +9,9 @@ import pytest
 from receiver.logs import JsonFormatter
 from receiver.worker import Worker
 
-from .conftest import OLD_TOKEN, TOKEN, delivering_to, drain, payload
+from .builders import OLD_TOKEN, TOKEN, payload
 from .crm import SECRET, Answer
+from .delivering import delivering_to, drain
 
 PERSONAL = ["Maria Silva", "maria@example.com", "+5511999990000", "203.0.113.7",
             "123.456.789-00", "my order #1234", "Carlos Lima", "carlos@example.com"]

@@ -15,7 +15,7 @@ from receiver.adapters.matching import fields_to_write, names_differ
 from receiver.adapters.zoho import ZohoAdapter
 from receiver.config import ConfigError, load_settings
 
-from .conftest import sample_with
+from .builders import sample_with
 from .fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from .fakes.hubspot import FakeHubSpot
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho

@@ -12,8 +12,9 @@ from sqlalchemy import event
 from receiver.backlog import BACKLOG_SECONDS, STATEMENTS
 
 from . import servers
-from .conftest import TOKEN, delivering_to, drain, payload
+from .builders import TOKEN, payload
 from .crm import Answer
+from .delivering import delivering_to, drain
 
 SCRAPER = {"Authorization": "Bearer scrape-me"}
 

@@ -17,7 +17,7 @@ from receiver.store.deliveries import claim
 from receiver.store.tables import metadata
 from receiver.store.transactions import transaction
 
-from .conftest import throwaway_postgres_database
+from .postgres import throwaway_postgres_database
 
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=timezone.utc)
 

@@ -10,8 +10,10 @@ from receiver.store import attempts, deliveries, pauses
 from receiver.store.pauses import PausedSet
 from receiver.store.transactions import transaction
 
-from .conftest import delivering_to, drain, only_delivery, payload
+from .builders import payload
 from .crm import Answer
+from .delivering import delivering_to, drain
+from .stored import only_delivery
 
 T0 = "2025-03-04T12:00:00Z"
 

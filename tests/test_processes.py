@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from . import servers
-from .conftest import TOKEN, count, payload
+from .builders import TOKEN, payload
+from .stored import count
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,8 @@ import pytest
 from receiver import cli
 from receiver.store.db import write_lock
 
-from .conftest import StoreLock, payload
+from .builders import payload
+from .locks import StoreLock
 
 
 @pytest.fixture

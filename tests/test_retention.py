@@ -8,8 +8,10 @@ from freezegun import freeze_time
 
 from receiver import cli
 
-from .conftest import count, delivering_to, delivery_states, drain, payload
+from .builders import payload
 from .crm import Answer
+from .delivering import delivering_to, drain
+from .stored import count, delivery_states
 
 
 @pytest.fixture

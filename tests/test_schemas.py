@@ -8,7 +8,7 @@ import pytest
 from receiver.records import KINDS, to_dict
 from receiver.schemas import ValidationError, parse_event
 
-from .conftest import payload, payload_names
+from .builders import payload, payload_names
 
 EVENT_KEYS = {
     "id", "kind", "source_type", "test", "occurred_at", "received_at", "conversation",

@@ -9,9 +9,10 @@ from werkzeug.serving import make_server
 from receiver import cli
 from receiver.sender import POLICIES, conversation, deliver
 
-from .conftest import TOKEN, count
+from .builders import TOKEN
 from .crm import Answer
 from .servers import free_port
+from .stored import count
 
 
 @pytest.fixture

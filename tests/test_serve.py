@@ -11,7 +11,7 @@ import time
 import pytest
 
 from . import servers
-from .conftest import TOKEN, payload
+from .builders import TOKEN, payload
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from . import servers
-from .conftest import TOKEN, StoreLock, count, visitor_message
+from .builders import TOKEN, visitor_message
+from .locks import StoreLock
+from .stored import count
 
 pytestmark = pytest.mark.slow
 

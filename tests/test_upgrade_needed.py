@@ -13,7 +13,8 @@ from receiver.store.transactions import StoreUnavailable
 from receiver.store.upgrade_needed import UpgradeNotice, looks_like_missing_schema, schema_problem
 from receiver.worker import Worker
 
-from .conftest import TOKEN, payload, throwaway_postgres_database
+from .builders import TOKEN, payload
+from .postgres import throwaway_postgres_database
 
 METRICS_TOKEN = "scrape-me"
 

@@ -11,7 +11,9 @@ from receiver.store import events as event_store
 from receiver.store import quarantine
 from receiver.store.transactions import transaction
 
-from .conftest import StoreLock, count, payload
+from .builders import payload
+from .locks import StoreLock
+from .stored import count
 
 
 def stored_event(engine, event_id):
@@ -62,27 +64,31 @@ def test_body_that_is_not_a_json_object_is_400(post, engine, body, reason):
     assert count(engine, "events") == count(engine, "quarantine") == 0
 
 
+MIB = 1024 * 1024
+
+
 @pytest.fixture
-def environment(environment):
-    environment["RECEIVER_MAX_BODY_BYTES"] = str(1024 * 1024)
-    return environment
+def one_mib_limit(environment):
+    """RECEIVER_MAX_BODY_BYTES at 1 MiB; list it before `post` so the app is built with it."""
+    environment["RECEIVER_MAX_BODY_BYTES"] = str(MIB)
+    return MIB
 
 
-def test_body_over_the_limit_is_413(post, engine):
+def test_body_over_the_limit_is_413(one_mib_limit, post, engine):
     body = payload("e-message-visitor")
-    body["messages"][0]["msg"] = "x" * (1024 * 1024)
+    body["messages"][0]["msg"] = "x" * one_mib_limit
     response = post(body)
     assert response.status_code == 413
     assert "RECEIVER_MAX_BODY_BYTES" in response.get_json()["error"]
     assert count(engine, "events") == 0
 
 
-def test_large_transcript_under_the_limit_passes(post, engine):
+def test_large_transcript_under_the_limit_passes(one_mib_limit, post, engine):
     body = payload("e-livechat-session-close")
     body["messages"] = [dict(body["messages"][0], _id=f"m{i}", msg="lorem ipsum " * 20)
                         for i in range(2000)]
     data = json.dumps(body)
-    assert 500_000 < len(data) < 1024 * 1024
+    assert 500_000 < len(data) < one_mib_limit
     assert post(data).status_code == 200
 
 

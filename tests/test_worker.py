@@ -19,11 +19,11 @@ from receiver.store.tables import deliveries as deliveries_table
 from receiver.store.transactions import driver_cursor, transaction
 from receiver.worker import Worker, build_worker
 
-from .conftest import (
-    StoreLock, delivering_to, delivery_states, drain, in_arrival_order, leased_deliveries,
-    only_delivery, payload, room, rooms, visitor_message,
-)
+from .builders import payload, room, rooms, visitor_message
 from .crm import Answer
+from .delivering import delivering_to, drain, in_arrival_order
+from .locks import StoreLock
+from .stored import delivery_states, leased_deliveries, only_delivery
 
 T0 = "2025-03-04T12:00:00Z"
 

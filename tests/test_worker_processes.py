@@ -5,12 +5,11 @@ import time
 
 import pytest
 
-from .conftest import (
-    delivering_to, delivery_states, in_arrival_order, leased_deliveries, payload, rooms,
-    visitor_message,
-)
+from .builders import payload, rooms, visitor_message
 from .crm import Answer
+from .delivering import delivering_to, in_arrival_order
 from .servers import start_worker, wait_for, workers
+from .stored import delivery_states, leased_deliveries
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,12 @@ from receiver.store import links
 from receiver.store.transactions import driver_cursor, transaction
 from receiver.writeback import REFERENCES_LIMIT_BYTES, fitting
 
-from .conftest import count, drain, payload
+from .builders import payload
+from .delivering import drain
 from .fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from .fakes.hubspot import FakeHubSpot
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
+from .stored import count
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from receiver.store import schema
 from receiver.store.db import EXTENSION, make_engine
 from receiver.store.writelock import WriteLock, WriteLockTimeout
 
-from .conftest import TOKEN, StoreLock, count, payload
+from .builders import TOKEN, payload
+from .locks import StoreLock
+from .stored import count
 
 HOLDER = """
 import fcntl, os, sys

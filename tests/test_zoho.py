@@ -11,28 +11,32 @@ from receiver.adapters.zoho.settings import DATA_CENTERS, ZohoSettings
 from receiver.config import ConfigError, load_settings
 from receiver.testing import AdapterContract, sample_events
 
-from .conftest import sample_with as event
+from .builders import sample_with as event
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
 from .redeliver import Redelivering
+from .references import OrderOfNotes, referenced_event_ids
 from .returning_visitors import ORDERS, visits
-
-STORE = {}
-
-
-@pytest.fixture(autouse=True)
-def _store(store_url):
-    STORE["url"] = store_url
-
 
 def zoho_environ(url, **environ):
     return {"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "zoho",
             "RECEIVER_ZOHO_CLIENT_ID": CLIENT_ID, "RECEIVER_ZOHO_CLIENT_SECRET": CLIENT_SECRET,
             "RECEIVER_ZOHO_REFRESH_TOKEN": REFRESH_TOKEN, "RECEIVER_ZOHO_ACCOUNTS_URL": url,
-            "DATABASE_URL": STORE.get("url", "sqlite://"), **environ}
+            **environ}
 
 
-def make(url, **environ):
-    return ZohoAdapter(load_settings(zoho_environ(url, **environ)))
+@pytest.fixture
+def make(store_url):
+    """Builds a `zoho` adapter for the Zoho at `url`, keeping its links in the test's own store."""
+
+    def build(url, **environ):
+        return ZohoAdapter(load_settings(zoho_environ(url, DATABASE_URL=store_url, **environ)))
+
+    return build
+
+
+def delivered_to(zoho) -> list[str]:
+    """The event ids Zoho's notes name, in the order the notes were added."""
+    return referenced_event_ids(note["Note_Content"] for note in zoho.notes.values())
 
 
 @pytest.fixture
@@ -42,19 +46,22 @@ def zoho():
 
 
 @pytest.fixture
-def adapter(zoho):
+def adapter(zoho, make):
     adapter = make(zoho.url)
     yield adapter
     adapter.close()
 
 
-class TestZohoContract(AdapterContract):
+class TestZohoContract(OrderOfNotes, AdapterContract):
     @pytest.fixture(autouse=True)
-    def _fake(self, zoho):
-        self.zoho = zoho
+    def _fake(self, zoho, make):
+        self.zoho, self.make = zoho, make
 
     def make_adapter(self):
-        return make(self.zoho.url)
+        return self.make(self.zoho.url)
+
+    def delivered_ids(self):
+        return delivered_to(self.zoho)
 
 
 def test_a_closed_chat_is_a_contact_with_its_transcript_as_a_note(zoho, adapter):
@@ -74,14 +81,14 @@ def test_a_closed_chat_is_a_contact_with_its_transcript_as_a_note(zoho, adapter)
                                   "note_id": next(iter(zoho.notes))}
 
 
-def test_redelivery_by_a_fresh_worker_updates_instead_of_duplicating(zoho):
+def test_redelivery_by_a_fresh_worker_updates_instead_of_duplicating(zoho, make):
     close = sample_events()["e-livechat-session-close"]
     for _ in range(3):
         assert isinstance(make(zoho.url).deliver(close), Delivered)
     assert len(zoho.records["Contacts"]) == 1 and len(zoho.notes) == 1
 
 
-def test_the_access_token_is_reused_until_it_expires(zoho):
+def test_the_access_token_is_reused_until_it_expires(zoho, make):
     with freeze_time("2025-03-04 10:00:00") as clock:
         adapter = make(zoho.url)
         adapter.deliver(sample_events()["e-livechat-session-start"])
@@ -101,14 +108,14 @@ def test_a_token_rejected_early_is_renewed_once_and_the_call_repeated(zoho, adap
     assert record["Phone"] == "+5511999990000"
 
 
-def test_a_revoked_refresh_token_fails_for_good_naming_the_setting(zoho):
+def test_a_revoked_refresh_token_fails_for_good_naming_the_setting(zoho, make):
     outcome = make(zoho.url, RECEIVER_ZOHO_REFRESH_TOKEN="1000.revoked").deliver(
         sample_events()["e-livechat-session-start"])
     assert isinstance(outcome, Failed)
     assert "RECEIVER_ZOHO_REFRESH_TOKEN" in outcome.reason and "invalid_code" in outcome.reason
 
 
-def test_a_wrong_client_fails_for_good_naming_the_settings(zoho):
+def test_a_wrong_client_fails_for_good_naming_the_settings(zoho, make):
     outcome = make(zoho.url, RECEIVER_ZOHO_CLIENT_SECRET="nope").deliver(
         sample_events()["e-livechat-session-start"])
     assert isinstance(outcome, Failed) and "RECEIVER_ZOHO_CLIENT_SECRET" in outcome.reason
@@ -136,20 +143,20 @@ def test_a_scope_the_token_lacks_fails_for_good(zoho, adapter):
     assert "RECEIVER_ZOHO_REFRESH_TOKEN" in outcome.reason
 
 
-def test_a_record_zoho_refuses_is_a_dead_letter_naming_the_field(zoho):
+def test_a_record_zoho_refuses_is_a_dead_letter_naming_the_field(zoho, make):
     adapter = make(zoho.url, RECEIVER_ZOHO_CUSTOM_FIELDS="cpf=No_Such_Field")
     outcome = adapter.deliver(sample_events()["e-livechat-session-close"])
     assert isinstance(outcome, Failed) and "INVALID_DATA" in outcome.reason
     assert "No_Such_Field" in outcome.reason
 
 
-def test_leads_can_be_the_module(zoho):
+def test_leads_can_be_the_module(zoho, make):
     make(zoho.url, RECEIVER_ZOHO_MODULE="Leads").deliver(sample_events()["e-livechat-session-close"])
     [record] = zoho.records["Leads"].values()
     assert record["Company"] == "Unknown" and not zoho.records["Contacts"]
 
 
-def test_an_offline_message_is_a_lead_with_a_note_once(zoho, adapter):
+def test_an_offline_message_is_a_lead_with_a_note_once(zoho, adapter, make):
     offline = sample_events()["e-offline-message"]
     adapter.deliver(offline)
     make(zoho.url).deliver(offline)
@@ -159,7 +166,7 @@ def test_an_offline_message_is_a_lead_with_a_note_once(zoho, adapter):
     assert note["Note_Content"].startswith("Please call me back tomorrow.")
 
 
-def test_the_visitor_token_field_matches_visitors_without_email(zoho):
+def test_the_visitor_token_field_matches_visitors_without_email(zoho, make):
     adapter = make(zoho.url, RECEIVER_ZOHO_VISITOR_TOKEN_FIELD="Visitor_Token")
     anonymous = event("e-livechat-session-start", emails=[], phones=[])
     adapter.deliver(anonymous)
@@ -168,7 +175,7 @@ def test_the_visitor_token_field_matches_visitors_without_email(zoho):
     assert record["Visitor_Token"] == "c9f1e0d2-4b7a-4e1f-9a3c-1d2e3f4a5b6c"
 
 
-def test_without_email_a_visitor_is_matched_by_phone(zoho):
+def test_without_email_a_visitor_is_matched_by_phone(zoho, make):
     by_phone = event("e-livechat-session-start", emails=[], phones=["+5511999990000"])
     make(zoho.url).deliver(by_phone)
     make(zoho.url).deliver(by_phone)
@@ -192,7 +199,7 @@ def test_a_note_deleted_in_zoho_is_written_again(zoho, adapter):
     assert len(zoho.notes) == 1
 
 
-def test_test_events_are_skipped_unless_asked(zoho):
+def test_test_events_are_skipped_unless_asked(zoho, make):
     sample = sample_events()["webhook-test-sample"]
     assert "RECEIVER_ZOHO_INCLUDE_TEST" in make(zoho.url).deliver(sample).detail
     assert zoho.requests == []
@@ -200,7 +207,7 @@ def test_test_events_are_skipped_unless_asked(zoho):
     assert len(zoho.notes) == 1
 
 
-def test_check_proves_token_scope_and_domain(zoho):
+def test_check_proves_token_scope_and_domain(zoho, make):
     assert "lets it read Contacts" in make(zoho.url).check()
     with pytest.raises(Exception, match="invalid_code"):
         make(zoho.url, RECEIVER_ZOHO_REFRESH_TOKEN="bad").check()
@@ -233,13 +240,16 @@ def hostile():
         yield fake
 
 
-class TestZohoContractWithLagAndLostAnswers(AdapterContract):
+class TestZohoContractWithLagAndLostAnswers(OrderOfNotes, AdapterContract):
     @pytest.fixture(autouse=True)
-    def _fake(self, hostile):
-        self.zoho = hostile
+    def _fake(self, hostile, make):
+        self.zoho, self.make = hostile, make
 
     def make_adapter(self):
-        return Redelivering(make(self.zoho.url, **HOSTILE))
+        return Redelivering(self.make(self.zoho.url, **HOSTILE))
+
+    def delivered_ids(self):
+        return delivered_to(self.zoho)
 
     def test_delivering_twice_leaves_one_record_and_one_note(self):
         self.test_delivering_twice_is_harmless()
@@ -247,7 +257,7 @@ class TestZohoContractWithLagAndLostAnswers(AdapterContract):
         assert self.zoho.lost.lost >= 1
 
 
-def test_identifiers_in_any_order_make_one_record_each_despite_lag_and_lost_answers(hostile):
+def test_identifiers_in_any_order_make_one_record_each_despite_lag_and_lost_answers(hostile, make):
     workers = [Redelivering(make(hostile.url, **HOSTILE)) for _ in range(2)]
     for n, order in enumerate(ORDERS):
         for step, each in enumerate(visits(order, n)):
@@ -261,7 +271,7 @@ def test_identifiers_in_any_order_make_one_record_each_despite_lag_and_lost_answ
         assert record["Email"] and record["Phone"]
 
 
-def test_an_eleventh_access_token_in_ten_minutes_is_refused_and_retried(zoho):
+def test_an_eleventh_access_token_in_ten_minutes_is_refused_and_retried(zoho, make):
     for _ in range(10):
         make(zoho.url).deliver(sample_events()["e-livechat-session-start"])
     assert zoho.token_grants == 10
@@ -270,7 +280,7 @@ def test_an_eleventh_access_token_in_ten_minutes_is_refused_and_retried(zoho):
     assert outcome.delay == 60.0
 
 
-def test_a_token_deleted_by_the_thirty_first_is_renewed(zoho, adapter):
+def test_a_token_deleted_by_the_thirty_first_is_renewed(zoho, adapter, make):
     adapter.deliver(sample_events()["e-livechat-session-start"])
     with freeze_time() as clock:
         for _ in range(30):  # other clients of the same refresh token, over an hour
