@@ -172,11 +172,12 @@ HTTP_TIMEOUT_SECONDS = 10.0
 
 
 def check_lease(settings: Settings) -> None:
-    """Refuse a lease no longer than RECEIVER_HTTP_TIMEOUT, which would leave that timeout idle.
+    """Refuse a lease no longer than RECEIVER_HTTP_TIMEOUT, which would leave it without effect.
 
-    This no longer guards against two workers delivering one event: adapters/deadline.py ends
-    every attempt by 45 % of the lease whatever the timeout. It stays because configurations
-    and tests rely on the refusal, and is the one place core settings name an adapter's variable.
+    It no longer keeps two workers from delivering one event: adapters/deadline.py ends every
+    attempt by 45 % of the lease whatever the timeout. It stays, even for a receiver without
+    the http adapter, because the refusal is documented and tested; it is the one place core
+    settings name an adapter's variable.
     """
     timeout = read_number(settings.environ, "RECEIVER_HTTP_TIMEOUT", HTTP_TIMEOUT_SECONDS)
     if settings.lease_seconds <= timeout:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from receiver import cli, create_app
-from receiver.adapters import registry
+from receiver.adapters import Adapter, Delivered, registry
 from receiver.adapters.log import LogAdapter
 from receiver.config import ConfigError, load_settings
 from receiver.writeback import enabled
@@ -19,7 +19,7 @@ PLUGIN = Path(__file__).parent / "plugin_pkg"
 
 
 def install(package: Path, site: Path) -> None:
-    """What pip leaves in `site` for `package`: its modules and a dist-info with its entry points."""
+    """What pip leaves in `site` for `package`: its modules, a dist-info with its entry points."""
     project = tomllib.loads((package / "pyproject.toml").read_text())
     about = project["project"]
     info = site / f"{about['name'].replace('-', '_')}-{about['version']}.dist-info"
@@ -108,3 +108,22 @@ def test_each_adapter_is_imported_once(monkeypatch):
     enabled(["oncecrm"])
     assert loads == [point]
     assert type(first["oncecrm"]) is type(second["oncecrm"]) is LogAdapter
+
+
+class SettingsOfItsOwnUnknown(Adapter):
+    """A plugin written before adapters had settings classes: built from the receiver's alone."""
+
+    def __init__(self, settings):
+        super().__init__(settings)
+
+    def deliver(self, event: dict) -> Delivered:
+        return Delivered()
+
+
+def test_a_plugin_without_a_settings_class_is_built_as_before(monkeypatch):
+    point = EntryPoint("oldcrm", f"{__name__}:SettingsOfItsOwnUnknown", registry.GROUP)
+    known = {**registry.installed(), "oldcrm": point}
+    monkeypatch.setattr(registry, "installed", lambda: known)
+    settings = load_settings({"ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "oldcrm"})
+    adapters, broken = registry.build(settings.adapters, settings)
+    assert broken == {} and adapters["oldcrm"].settings is settings

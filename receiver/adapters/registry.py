@@ -95,7 +95,10 @@ def build(names, settings) -> tuple[dict, dict]:
     adapters = {}
     for name, adapter_class in classes.items():
         try:
-            adapter = adapter_class(settings, own_settings(adapter_class, settings.environ))
+            config = own_settings(adapter_class, settings.environ)
+            # One without settings of its own is built as adapters always were, so that
+            # plugins whose __init__ takes the receiver's settings alone keep working.
+            adapter = adapter_class(settings) if config is None else adapter_class(settings, config)
             adapter.name = name
             adapters[name] = adapter
         except Exception as error:  # a plugin may fail in any way; report it, carry on
