@@ -2,14 +2,9 @@
 
 import base64
 import hashlib
-import json
 
 from . import records
-
-
-def canonical_json(body: dict) -> str:
-    """One text per JSON value, whatever key order or spacing the sender used."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+from .jsontext import canonical_json
 
 
 def identity(body: dict, event: records.Event) -> str:

@@ -1,4 +1,5 @@
-"""Strict JSON text, read and written: no NaN or Infinity, and no number past a double's range."""
+"""JSON text: read and written strictly (no NaN or Infinity, and no number past a double's
+range), and in one canonical form for keys and digests."""
 
 import json
 import math
@@ -55,6 +56,12 @@ def dump_json(data) -> str:
         # A lone surrogate cannot be encoded as UTF-8; the escaped form round-trips exactly.
         text = json.dumps(data, separators=(",", ":"), allow_nan=False)
     return text
+
+
+def canonical_json(value) -> str:
+    """One text per JSON value, whatever key order or spacing it came with: keys sorted, no
+    spaces, non-ASCII escaped. Dedup keys are digests of it, so it must never change."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 class StrictJSONProvider(DefaultJSONProvider):

@@ -16,8 +16,8 @@ KINDS = (
 
 
 @dataclass(frozen=True, slots=True)
-class Person:
-    """Who wrote a message or closed a chat: Rocket.Chat user or visitor ids."""
+class Participant:
+    """Who wrote a message or closed a chat: a Rocket.Chat user's or visitor's ids and name."""
 
     id: str | None
     username: str | None
@@ -40,7 +40,7 @@ class Message:
 
     id: str | None
     role: str
-    author: Person
+    author: Participant
     text: str | None
     sent_at: datetime | None
     edited_at: datetime | None
@@ -90,7 +90,7 @@ class Conversation:
     created_at: datetime | None
     last_message_at: datetime | None
     closed_at: datetime | None
-    closed_by: Person | None
+    closed_by: Participant | None
     closer: str | None
     crm_data: object
 

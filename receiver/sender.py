@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from .testing import sample_bodies
+from .records import format_time
+from .samples import sample_bodies
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,6 @@ def deliver(session, url: str, token: str, body: dict, policy: SenderPolicy,
     return attempts
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def conversation(now: datetime | None = None) -> list[dict]:
     """A whole synthetic chat, with fresh ids: start, queue, messages, take, forward, edit, close."""
     now = now or datetime.now(timezone.utc)
@@ -138,7 +135,7 @@ def conversation(now: datetime | None = None) -> list[dict]:
     for name, minute in steps:
         body = copy.deepcopy(samples[name])
         body["_id"] = room
-        moment = _stamp(now + timedelta(minutes=minute))
+        moment = format_time(now + timedelta(minutes=minute))
         for message in body.get("messages", []):
             message["_id"] = f"{message.get('_id', 'm')}-{suffix}"
             message["rid"] = room

@@ -8,27 +8,16 @@ Override `delivered_ids()` to report what the CRM received, and the idempotency 
 coverage tests check it too.
 """
 
-import json
 from dataclasses import replace
 from datetime import datetime, timezone
-from importlib import resources
 
 from .adapters.base import Adapter, Delivered, Failed, RetryLater
 from .dedup import dedup_key, event_id
 from .records import to_dict
+from .samples import sample_bodies
 from .schemas import parse_event
 
 RECEIVED_AT = datetime(2025, 3, 4, 10, 32, tzinfo=timezone.utc)
-
-
-def sample_bodies() -> dict[str, dict]:
-    """The example Rocket.Chat bodies shipped with the receiver, by name."""
-    folder = resources.files("receiver") / "samples"
-    return {
-        item.name.removesuffix(".json"): json.loads(item.read_text(encoding="utf-8"))
-        for item in sorted(folder.iterdir(), key=lambda item: item.name)
-        if item.name.endswith(".json")
-    }
 
 
 def sample_events() -> dict[str, dict]:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from receiver.jsontext import OutOfRange, dump_json, load_json
+from receiver.jsontext import OutOfRange, canonical_json, dump_json, load_json
 
 
 @pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", '{"a": NaN}'])
@@ -39,3 +39,9 @@ def test_nothing_non_finite_is_written(value):
 def test_the_apps_json_answers_refuse_non_finite_numbers(app, value):
     with pytest.raises(ValueError):
         app.json.dumps(value)
+
+
+def test_one_canonical_text_per_value_whatever_its_order_and_spacing():
+    # Dedup keys are digests of this text: a change would let stored events in again.
+    assert canonical_json(load_json('{ "b": [1, {"\u00e9": null}],\n "a": "x" }')) == \
+        '{"a":"x","b":[1,{"\\u00e9":null}]}'

@@ -1,6 +1,8 @@
 """`receiver send-test` acts as Rocket.Chat: against the real app, and with each version's retries."""
 
 import json
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -112,3 +114,10 @@ def test_a_timeout_is_named_and_retried(crm):
     attempts = deliver(requests.Session(), crm.url, TOKEN, {"type": "Message"},
                        POLICIES["current"], timeout=0.3, retry_delay=0, sleep=lambda _: None)
     assert [a.body for a in attempts][0] == "timed out after 0.3 s"
+
+
+def test_the_shipped_commands_do_not_import_the_test_helpers():
+    code = "import sys, receiver.cli, receiver.sender; print('receiver.testing' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"

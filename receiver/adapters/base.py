@@ -30,17 +30,27 @@ Outcome = Delivered | RetryLater | Failed
 
 
 class Adapter:
-    """Base class for CRM adapters, built from the receiver's settings.
+    """Base class for CRM adapters, built from the receiver's settings and the adapter's own.
 
     `deliver` receives the normalized event (a plain dict, DESIGN.md version 1) and must
     be idempotent on `event["id"]`: a crash between the CRM's answer and the receiver's
     bookkeeping delivers the same event again.
+
+    `settings_class`, if the adapter has settings of its own, is a frozen dataclass whose
+    `from_environ(environ)` reads them, raising ConfigError that names the variable to fix.
+    The registry checks it when the receiver starts and builds the adapter with the result
+    as `config`.
     """
 
     name = "adapter"
+    settings_class = None
 
-    def __init__(self, settings):
+    def __init__(self, settings, config=None):
         self.settings = settings
+        if config is None and self.settings_class is not None:
+            # Built directly (tests, scripts) rather than by the registry: read them here.
+            config = self.settings_class.from_environ(settings.environ)
+        self.config = config
 
     def deliver(self, event: dict) -> Outcome:
         raise NotImplementedError
@@ -50,4 +60,8 @@ class Adapter:
         return "no check for this adapter"
 
     def close(self) -> None:
-        """Release connections; called once when the worker stops."""
+        """Release connections when done with the adapter; a second call must do no harm.
+
+        The worker closes its adapters when it stops, and a check closes the adapter it built;
+        AdapterContract closes one twice.
+        """

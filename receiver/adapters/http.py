@@ -1,6 +1,7 @@
 """The `http` adapter: POSTs each normalized event, signed per the Standard Webhooks spec."""
 
 import os
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import urllib3
@@ -11,10 +12,40 @@ from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as HTTPTimeout
 from urllib3.util import make_headers, parse_url
 
+from ..config import HTTP_TIMEOUT_SECONDS, ConfigError, read_number, read_required
 from ..jsontext import dump_json
 from . import deadline, deadline_sockets
 from .api import RETRIED_STATUSES, retry_after_seconds
 from .base import Adapter, Delivered, Failed, RetryLater
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Where the `http` adapter posts, the secret it signs with, how long a delivery may take."""
+
+    url: str = field(repr=False)  # may hold a user and password
+    secret: str | None = field(default=None, repr=False)
+    timeout: float = HTTP_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_environ(cls, environ) -> "HttpSettings":
+        url = read_required(environ, "RECEIVER_HTTP_URL", "http")
+        secret = environ.get("RECEIVER_HTTP_SECRET") or None
+        if secret:
+            check_signing_secret(secret)
+        return cls(url=url, secret=secret,
+                   timeout=read_number(environ, "RECEIVER_HTTP_TIMEOUT", HTTP_TIMEOUT_SECONDS))
+
+
+def check_signing_secret(secret: str) -> None:
+    """Refuse a RECEIVER_HTTP_SECRET that Standard Webhooks cannot sign with."""
+    try:
+        Webhook(secret)
+    except Exception:
+        raise ConfigError(
+            "RECEIVER_HTTP_SECRET must be a Standard Webhooks secret: `whsec_` followed by "
+            "base64, for example whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        ) from None
 
 
 def outcome_for(response: urllib3.BaseHTTPResponse, now: datetime):
@@ -73,13 +104,15 @@ class HttpAdapter(Adapter):
     and never as long as half the lease.
     """
 
-    def __init__(self, settings):
-        super().__init__(settings)
+    settings_class = HttpSettings
+
+    def __init__(self, settings, config: HttpSettings | None = None):
+        super().__init__(settings, config)
         # Credentials in the URL go in a header, never into requests, logs or stored errors.
-        self.url = without_credentials(settings.http_url)
-        self.credentials = basic_auth(settings.http_url, "basic_auth")
-        self.timeout = min(settings.http_timeout, deadline.attempt_seconds(settings.lease_seconds))
-        self.signer = Webhook(settings.http_secret) if settings.http_secret else None
+        self.url = without_credentials(self.config.url)
+        self.credentials = basic_auth(self.config.url, "basic_auth")
+        self.timeout = min(self.config.timeout, deadline.attempt_seconds(settings.lease_seconds))
+        self.signer = Webhook(self.config.secret) if self.config.secret else None
         self.pool = connection_pool(self.url, self.timeout)
 
     def headers(self, event_id: str, body: str) -> dict:

@@ -2,7 +2,9 @@
 
 import fcntl
 import os
+from dataclasses import dataclass
 
+from ..config import read_required
 from ..jsontext import dump_json
 from .base import Adapter, Delivered, RetryLater
 
@@ -39,6 +41,17 @@ def append_line(descriptor: int, line: bytes) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class JsonlSettings:
+    """The file the `jsonl` adapter appends to, from RECEIVER_JSONL_PATH."""
+
+    path: str
+
+    @classmethod
+    def from_environ(cls, environ) -> "JsonlSettings":
+        return cls(path=read_required(environ, "RECEIVER_JSONL_PATH", "jsonl"))
+
+
 class JsonlAdapter(Adapter):
     """Appends to `RECEIVER_JSONL_PATH`; several processes may append to the same file.
 
@@ -46,9 +59,11 @@ class JsonlAdapter(Adapter):
     cut back to where the line started and the delivery is retried later.
     """
 
-    def __init__(self, settings):
-        super().__init__(settings)
-        self.path = settings.jsonl_path
+    settings_class = JsonlSettings
+
+    def __init__(self, settings, config: JsonlSettings | None = None):
+        super().__init__(settings, config)
+        self.path = self.config.path
 
     def deliver(self, event: dict):
         line = (dump_json(event) + "\n").encode("utf-8")

@@ -1,8 +1,9 @@
 """A bounded in-process memory of CRM record ids, so repeated events skip repeated look-ups."""
 
 import hashlib
-import json
 from collections import OrderedDict
+
+from ..jsontext import canonical_json
 
 DEFAULT_SIZE = 10_000
 
@@ -34,4 +35,4 @@ class Memo:
 
 def fingerprint(fields: dict) -> str:
     """A short digest of what was written, to skip writing the same values again."""
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()[:32]

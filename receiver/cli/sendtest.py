@@ -9,7 +9,7 @@ import click
 import requests
 
 from .. import sender
-from ..testing import sample_bodies
+from ..samples import sample_bodies
 
 
 def _bodies(files, sample, conversations) -> list[tuple[str, dict]]:

@@ -74,7 +74,7 @@ class RoomEventSchema(Tolerant):
                 tags=data["tags"], custom_fields=data["customFields"],
                 created_at=data["createdAt"], last_message_at=data["lastMessageAt"],
                 closed_at=data["closedAt"],
-                closed_by=records.Person(closed_by["_id"], closed_by["username"], closed_by["name"])
+                closed_by=records.Participant(closed_by["_id"], closed_by["username"], closed_by["name"])
                 if closed_by else None,
                 closer=CLOSERS.get(data["closer"]),
                 crm_data=data["crmData"],

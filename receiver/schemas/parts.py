@@ -157,7 +157,7 @@ class MessageSchema(Tolerant):
         return records.Message(
             id=data["_id"],
             role="agent" if data["agentId"] else "visitor",
-            author=records.Person(
+            author=records.Participant(
                 id=author.get("_id") or data["agentId"],
                 username=author.get("username") or data["username"],
                 name=author.get("name"),

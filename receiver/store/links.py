@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, select
 
+from ..jsontext import canonical_json
 from .dialect import upsert
 from .prepared import Prepared
 from .tables import crm_links
@@ -15,7 +16,7 @@ def remember(conn, conversation_id: str, adapter: str, references: dict, now: da
     known = conn.execute(select(crm_links.c.refs).where(
         crm_links.c.conversation_id == conversation_id, crm_links.c.adapter == adapter)).scalar()
     merged = {**(json.loads(known) if known else {}), **references}
-    values = {"refs": json.dumps(merged, sort_keys=True, separators=(",", ":")), "updated_at": now}
+    values = {"refs": canonical_json(merged), "updated_at": now}
     conn.execute(upsert(conn, crm_links, {"conversation_id": conversation_id, "adapter": adapter},
                         values))
 

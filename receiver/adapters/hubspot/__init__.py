@@ -23,10 +23,10 @@ class HubSpotAdapter(ApiAdapter):
 
     name = "hubspot"
     test_setting = "RECEIVER_HUBSPOT_INCLUDE_TEST"
+    settings_class = HubSpotSettings
 
-    def __init__(self, settings):
-        super().__init__(settings)
-        self.config = HubSpotSettings.from_environ(settings.environ)
+    def __init__(self, settings, config: HubSpotSettings | None = None):
+        super().__init__(settings, config)
         self.include_test = self.config.include_test
         self.api = ApiSession("HubSpot", self.lease_budget(settings))
         self.client = HubSpotClient(self.api, self.config.api_url, self.config.token)

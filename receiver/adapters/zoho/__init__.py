@@ -29,10 +29,10 @@ class ZohoAdapter(ApiAdapter):
 
     name = "zoho"
     test_setting = "RECEIVER_ZOHO_INCLUDE_TEST"
+    settings_class = ZohoSettings
 
-    def __init__(self, settings):
-        super().__init__(settings)
-        self.config = ZohoSettings.from_environ(settings.environ)
+    def __init__(self, settings, config: ZohoSettings | None = None):
+        super().__init__(settings, config)
         self.include_test = self.config.include_test
         self.api = ApiSession("Zoho CRM", self.lease_budget(settings))
         self.tokens = AccessTokens(self.api, self.config)
