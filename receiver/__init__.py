@@ -26,6 +26,6 @@ def create_app(test_config=None, *, for_commands=False):
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     metrics.init_app(app, settings.metrics_token)
-    logs.init_app(app)
+    logs.configure_logging()
     console.init_app(app, settings)
     return app

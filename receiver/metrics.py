@@ -1,4 +1,4 @@
-"""Prometheus metrics: per-process counters (multiprocess-safe) and backlog gauges read from the store.
+"""The /metrics endpoint: per-process counters (counters.py) and backlog gauges read from the store.
 
 Counters live in each process; under gunicorn, set PROMETHEUS_MULTIPROC_DIR (to an empty
 folder) so /metrics sums every worker's. Backlog figures are read from the database, so
@@ -9,38 +9,18 @@ reads them at most once every few seconds (backlog.py), so scrapes cannot starve
 import hmac
 import os
 
-from flask import Blueprint, Response, current_app, g, request
-from prometheus_client import (
-    CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest,
-)
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from .backlog import Backlog
 from .config import EXTENSION as SETTINGS
-from .schemas import SCHEMAS
 from .store.db import get_engine
 
 EXTENSION = "receiver.backlog"
 
-EVENTS = Counter("receiver_events_received", "Webhook requests, by Rocket.Chat type and outcome",
-                 ["type", "outcome"])
-LATENCY = Histogram("receiver_request_duration_seconds", "Webhook request handling time",
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-DELIVERIES = Counter("receiver_deliveries", "Delivery attempts, by adapter and outcome",
-                     ["adapter", "outcome"])
-
 bp = Blueprint("metrics", __name__)
-
-
-def type_label(source_type: str | None) -> str:
-    """The `type` label of a request: Rocket.Chat's type if the receiver knows it, else `unknown`.
-
-    Anyone may send any `type`; one series per made-up type would grow without bound.
-    """
-    if not source_type:
-        return ""
-    return source_type if source_type in SCHEMAS else "unknown"
 
 
 class StoreCollector:
@@ -93,16 +73,7 @@ def metrics():
 
 
 def init_app(app, token: str | None) -> None:
-    """Serve /metrics, and count and time every webhook request."""
-    from .webhook import is_webhook_request, request_outcome, request_seconds
-
+    """Serve /metrics."""
     app.config["RECEIVER_METRICS_TOKEN"] = token
     app.extensions[EXTENSION] = Backlog(app.extensions[SETTINGS].adapters)
     app.register_blueprint(bp)
-
-    @app.after_request
-    def count_request(response):
-        if is_webhook_request():
-            LATENCY.observe(request_seconds())
-            EVENTS.labels(type_label(g.get("event_type")), request_outcome(response)).inc()
-        return response

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from .adapters import deadline
 from .adapters.base import Delivered, Failed, RetryLater
 from .claims import Claims
+from .counters import DELIVERIES
 from .logs import fields
-from .metrics import DELIVERIES
 from .raised import RaisedPolicy
 from .retry import RetryPolicy
 from .store import attempts, deliveries, links
