@@ -165,7 +165,10 @@ class Worker:
                 worked = self.step()
             except Exception as error:  # the database may be down for a while: wait, retry
                 if not self.upgrade_notice.explain(self.engine, error):
-                    log.error("worker step failed: %s", error)
+                    # An unavailable store is expected and its one line says it all; anything
+                    # else is a bug, and its traceback says where.
+                    log.error("worker step failed: %s", error,
+                              exc_info=not isinstance(error, StoreUnavailable))
                 worked = False
                 idle = IDLE_MAX_SECONDS
             if worked:

@@ -16,7 +16,7 @@ from receiver.config import EXTENSION as SETTINGS
 from receiver.store import deliveries
 from receiver.store.db import make_engine
 from receiver.store.tables import deliveries as deliveries_table
-from receiver.store.transactions import driver_cursor, transaction
+from receiver.store.transactions import StoreUnavailable, driver_cursor, transaction
 from receiver.worker import Worker, build_worker
 
 from .conftest import (
@@ -292,6 +292,30 @@ def test_database_errors_are_logged_and_the_worker_keeps_going(caplog):
     thread.join(5)
     assert not thread.is_alive()
     assert "worker step failed" in caplog.text
+
+
+def step_failures(engine, caplog, error: Exception) -> list:
+    """The worker's `step failed` lines after one step that raised `error`."""
+    worker = Worker(engine, {"log": LogAdapter(None)}, lease_seconds=5)
+    stop = threading.Event()
+
+    def failing_step():
+        stop.set()  # one step, then the loop ends
+        raise error
+
+    worker.step = failing_step
+    worker.run(stop)
+    return [record for record in caplog.records if "worker step failed" in record.getMessage()]
+
+
+def test_a_bug_in_a_step_is_logged_with_its_traceback(engine, caplog):
+    [line] = step_failures(engine, caplog, KeyError("adapter"))
+    assert line.exc_info and line.exc_info[0] is KeyError
+
+
+def test_an_unavailable_store_is_one_line_without_a_traceback(engine, caplog):
+    [line] = step_failures(engine, caplog, StoreUnavailable("connection refused"))
+    assert not line.exc_info and "connection refused" in line.getMessage()
 
 
 def test_workers_in_parallel_never_deliver_a_row_twice_and_keep_order(app, post, crm, engine):
