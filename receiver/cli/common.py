@@ -2,7 +2,12 @@
 
 from datetime import datetime, timezone
 
+import click
+
+from ..adapters import registry
 from ..records import format_time
+from ..store.db import get_engine
+from ..store.transactions import reading
 
 
 def now() -> datetime:
@@ -12,3 +17,25 @@ def now() -> datetime:
 def when(value: datetime | None) -> str:
     """A time for a listing, or `-`."""
     return format_time(value) if value else "-"
+
+
+class AdapterName(click.ParamType):
+    """The name of an installed adapter; a typo is an error, not an empty listing."""
+
+    name = "adapter"
+
+    def convert(self, value, param, ctx):
+        installed = registry.installed()
+        if value not in installed:
+            self.fail(f"no adapter {value!r} is installed (installed: "
+                      f"{', '.join(sorted(installed))})", param, ctx)
+        return value
+
+
+def read_one(read, missing: str):
+    """What `read(conn)` finds in the store, or an error saying `missing` when it finds nothing."""
+    with reading(get_engine()) as conn:
+        row = read(conn)
+    if row is None:
+        raise click.ClickException(missing)
+    return row
