@@ -9,16 +9,13 @@ reads them at most once every few seconds (backlog.py), so scrapes cannot starve
 import hmac
 import os
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from .backlog import Backlog
-from .config import EXTENSION as SETTINGS
-from .store.db import get_engine
-
-EXTENSION = "receiver.backlog"
+from .state import current
 
 bp = Blueprint("metrics", __name__)
 
@@ -55,7 +52,7 @@ def scrape(engine, backlog: Backlog) -> bytes:
 
 def holds_token() -> bool:
     """Whether the request carries RECEIVER_METRICS_TOKEN as its bearer token (never, if unset)."""
-    token = current_app.config.get("RECEIVER_METRICS_TOKEN")
+    token = current().settings.metrics_token
     presented = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
     return bool(token) and hmac.compare_digest(presented, token.encode())
 
@@ -63,17 +60,10 @@ def holds_token() -> bool:
 @bp.get("/metrics")
 def metrics():
     """Prometheus text, for scrapers presenting RECEIVER_METRICS_TOKEN as a bearer token."""
-    if not current_app.config.get("RECEIVER_METRICS_TOKEN"):
+    receiver = current()
+    if not receiver.settings.metrics_token:
         return Response("metrics are off until RECEIVER_METRICS_TOKEN is set\n", status=404,
                         mimetype="text/plain")
     if not holds_token():
         return Response("metrics need the bearer token\n", status=401, mimetype="text/plain")
-    return Response(scrape(get_engine(), current_app.extensions[EXTENSION]),
-                    mimetype=CONTENT_TYPE_LATEST)
-
-
-def init_app(app, token: str | None) -> None:
-    """Serve /metrics."""
-    app.config["RECEIVER_METRICS_TOKEN"] = token
-    app.extensions[EXTENSION] = Backlog(app.extensions[SETTINGS].adapters)
-    app.register_blueprint(bp)
+    return Response(scrape(receiver.engine, receiver.backlog), mimetype=CONTENT_TYPE_LATEST)

@@ -2,16 +2,14 @@
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import observe
 from .auth import TOKEN_HEADER, TokenMismatch, check_token
-from .config import get_settings
 from .intake import Accepted, BadBody, accept
 from .responses import error_response
-from .store.db import get_engine
-from .writeback import EXTENSION as WRITE_BACK
+from .state import current
 from .writeback import fitting
 
 bp = Blueprint("webhook", __name__)
@@ -40,10 +38,11 @@ def accepted_as(outcome: Accepted) -> str:
 @bp.post("/webhooks/rocketchat")
 def receive():
     """Accept one Rocket.Chat Omnichannel event."""
-    settings = get_settings()
+    receiver = current()
+    settings = receiver.settings
     check_token(request.headers.get(TOKEN_HEADER), settings.tokens)
-    outcome = accept(get_engine(), request_body(settings.max_body_bytes), settings.adapters,
-                     datetime.now(timezone.utc), write_back=current_app.extensions[WRITE_BACK])
+    outcome = accept(receiver.engine, request_body(settings.max_body_bytes), settings.adapters,
+                     datetime.now(timezone.utc), write_back=receiver.write_back)
     if isinstance(outcome, Accepted):
         record = observe.current()
         record.event_type, record.outcome = outcome.source_type, accepted_as(outcome)

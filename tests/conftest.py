@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, text
 
 from receiver import create_app
 from receiver.config import normalize_database_url
+from receiver.state import current
 from receiver.store import deliveries, schema
-from receiver.store.db import EXTENSION
 
 from .crm import SECRET, FakeCrm
 
@@ -166,14 +166,14 @@ def environment(database_url, tmp_path):
 @pytest.fixture
 def app(environment):
     app = create_app(environment)
-    schema.upgrade(app.extensions[EXTENSION])
+    schema.upgrade(current(app).engine)
     yield app
-    app.extensions[EXTENSION].dispose()
+    current(app).engine.dispose()
 
 
 @pytest.fixture
 def engine(app):
-    return app.extensions[EXTENSION]
+    return current(app).engine
 
 
 @pytest.fixture
@@ -218,10 +218,9 @@ def delivering_to(environment: dict, crm, *, timeout: str, lease: str) -> dict:
 @pytest.fixture
 def worker(app, engine):
     """A delivery worker for the app's configured adapters."""
-    from receiver.config import EXTENSION as SETTINGS
     from receiver.worker import build_worker
 
-    return build_worker(app.extensions[SETTINGS], engine)
+    return build_worker(current(app).settings, engine)
 
 
 def drain(worker) -> int:

@@ -12,7 +12,7 @@ from receiver import cli
 from receiver.adapters import Adapter
 from receiver.adapters.log import LogAdapter
 from receiver.claims import MAX_BATCH, Pace
-from receiver.config import EXTENSION as SETTINGS
+from receiver.state import current
 from receiver.store import deliveries
 from receiver.store.db import make_engine
 from receiver.store.tables import deliveries as deliveries_table
@@ -324,7 +324,7 @@ def test_workers_in_parallel_never_deliver_a_row_twice_and_keep_order(app, post,
         body = visitor_message(f"room{n % 5}", f"m{n}")
         expected.setdefault(f"room{n % 5}", []).append(post(body).get_json()["id"])
     crm.answer(*[Answer(500)] * 5 + [Answer(200, delay=0.01)] * 10)
-    settings = app.extensions[SETTINGS]
+    settings = current(app).settings
     workers = [build_worker(settings, engine) for _ in range(3)]
     stop = threading.Event()
     threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
@@ -408,7 +408,7 @@ def test_the_batch_follows_the_recent_pace():
 
 def test_a_batch_held_past_half_its_lease_is_not_delivered_on_a_lapsed_claim(
         app, post, worker, crm, engine):
-    other = build_worker(app.extensions[SETTINGS], engine)
+    other = build_worker(current(app).settings, engine)
     with freeze_time(T0) as clock:
         ids = rooms(post, 3)
         worker.claims.pace.add(0.001)
@@ -421,7 +421,7 @@ def test_a_batch_held_past_half_its_lease_is_not_delivered_on_a_lapsed_claim(
 
 
 def test_a_batch_that_slows_down_is_given_back_for_other_workers(app, post, worker, crm, engine):
-    other = build_worker(app.extensions[SETTINGS], engine)
+    other = build_worker(current(app).settings, engine)
     with freeze_time(T0) as clock:
         ids = rooms(post, 3)
         worker.claims.pace.add(0.001)

@@ -4,10 +4,9 @@ import click
 from flask.cli import AppGroup
 
 from ..adapters import registry
-from ..config import get_settings
 from ..health import check_adapters
+from ..state import current
 from ..store import pauses
-from ..store.db import get_engine
 from ..store.transactions import transaction
 from .common import AdapterName, now
 from .tables import echo_json, echo_table, json_option
@@ -22,7 +21,7 @@ def adapters_group():
 @json_option
 def adapters_list(as_json):
     """Installed adapters, and which ones RECEIVER_ADAPTERS turns on."""
-    configured = get_settings().adapters
+    configured = current().settings.adapters
     rows = [(name, point.value, name in configured)
             for name, point in sorted(registry.installed().items())]
     if as_json:
@@ -46,7 +45,7 @@ def adapters_check():
 @click.argument("name", type=AdapterName())
 def adapters_pause(name):
     """Stop delivering to an adapter: its deliveries wait, pending, until it is resumed."""
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         changed = pauses.pause(conn, name, now())
     click.echo(f"{name} paused" if changed else f"{name} was paused already")
 
@@ -55,6 +54,6 @@ def adapters_pause(name):
 @click.argument("name")
 def adapters_resume(name):
     """Deliver to a paused adapter again."""
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         changed = pauses.resume(conn, name, now())
     click.echo(f"{name} resumed" if changed else f"{name} was not paused")

@@ -6,7 +6,7 @@ import click
 
 from ..adapters import registry
 from ..records import format_time
-from ..store.db import get_engine
+from ..state import current
 from ..store.transactions import reading
 
 
@@ -34,7 +34,7 @@ class AdapterName(click.ParamType):
 
 def read_one(read, missing: str):
     """What `read(conn)` finds in the store, or an error saying `missing` when it finds nothing."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         row = read(conn)
     if row is None:
         raise click.ClickException(missing)

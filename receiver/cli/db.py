@@ -3,8 +3,8 @@
 import click
 from flask.cli import AppGroup
 
+from ..state import current
 from ..store import schema
-from ..store.db import get_engine
 
 
 @click.group(cls=AppGroup)
@@ -16,5 +16,5 @@ def db():
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision):
     """Create or migrate the tables (the Procfile's release step)."""
-    schema.upgrade(get_engine(), revision)
-    click.echo(f"database at revision {schema.current_revision(get_engine())}")
+    schema.upgrade(current().engine, revision)
+    click.echo(f"database at revision {schema.current_revision(current().engine)}")

@@ -3,8 +3,8 @@
 import click
 from flask.cli import AppGroup
 
+from ..state import current
 from ..store import deliveries
-from ..store.db import get_engine
 from ..store.tables import DEAD, DELIVERED, DELIVERY_STATES, PENDING
 from ..store.transactions import reading, transaction
 from .common import AdapterName, now
@@ -44,7 +44,7 @@ def _delivery(row, waiting_behind) -> dict:
 @json_option
 def deliveries_list(state, adapter, event_id, limit, as_json):
     """List deliveries, newest first."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         rows = _with_waits(conn, deliveries.list_deliveries(
             conn, state=state, adapter=adapter, event_id=event_id, limit=limit))
     if as_json:
@@ -58,7 +58,7 @@ def deliveries_list(state, adapter, event_id, limit, as_json):
 @json_option
 def deliveries_summary(as_json):
     """Count deliveries per adapter and state."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         counts = deliveries.count_by_state(conn)
     if as_json:
         return echo_json([{"adapter": adapter, "state": state, "count": total}
@@ -72,7 +72,7 @@ def deliveries_summary(as_json):
 @json_option
 def deliveries_show(delivery_id, as_json):
     """Show one delivery and why it last failed."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         row = deliveries.get_delivery(conn, delivery_id)
         waits = row and row.state == PENDING and deliveries.waiting_for(conn, delivery_id)
     if row is None:
@@ -97,6 +97,6 @@ def deliveries_retry(delivery_ids, adapter, retry_all):
     """Make dead letters pending again, due now, with a fresh retry horizon."""
     if not (delivery_ids or adapter or retry_all):
         raise click.UsageError("name delivery ids, --adapter NAME, or --all")
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         revived = deliveries.retry_dead(conn, now(), ids=delivery_ids, adapter=adapter)
     click.echo(f"{revived} dead letter(s) pending again")

@@ -4,8 +4,8 @@ import click
 from flask.cli import AppGroup
 
 from ..records import KINDS, format_time
+from ..state import current
 from ..store import events as event_store
-from ..store.db import get_engine
 from ..store.transactions import reading
 from .common import read_one
 from .tables import ago, echo_json, echo_table, json_option
@@ -23,7 +23,7 @@ def events():
 @json_option
 def events_list(kind, conversation_id, limit, as_json):
     """List the newest events."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         rows = event_store.list_events(conn, kind=kind, conversation_id=conversation_id,
                                        limit=limit)
     if as_json:

@@ -6,10 +6,9 @@ import click
 from flask.cli import AppGroup
 
 from .. import intake
-from ..config import get_settings
 from ..records import format_time
+from ..state import current
 from ..store import quarantine
-from ..store.db import get_engine
 from ..store.transactions import reading, transaction
 from .common import now, read_one, when
 from .tables import ago, echo_json, echo_table, json_option
@@ -27,7 +26,7 @@ def quarantine_group():
 @json_option
 def quarantine_list(state, limit, as_json):
     """List quarantined bodies."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         rows = quarantine.list_held(conn, state=None if state == "all" else state, limit=limit)
     if as_json:
         return echo_json([_held_summary(row) for row in rows])
@@ -64,14 +63,14 @@ def quarantine_show(held_id, as_json):
 def quarantine_replay(held_ids, replay_all):
     """Validate held bodies again (after an upgrade) and accept those that now pass."""
     if replay_all:
-        with reading(get_engine()) as conn:
+        with reading(current().engine) as conn:
             held_ids = [row.id for row in quarantine.list_held(conn, limit=1_000_000)]
     if not held_ids:
         raise click.UsageError("name one or more quarantine ids, or pass --all")
     failed = 0
     for held_id in held_ids:
         try:
-            outcome = intake.replay_held(get_engine(), held_id, get_settings().adapters, now())
+            outcome = intake.replay_held(current().engine, held_id, current().settings.adapters, now())
         except (LookupError, intake.BadBody) as error:
             raise click.ClickException(str(error)) from None
         if isinstance(outcome, intake.Accepted):
@@ -87,7 +86,7 @@ def quarantine_replay(held_ids, replay_all):
 @click.argument("held_id", type=int)
 def quarantine_discard(held_id):
     """Mark a held body as deliberately dropped (it stays listable)."""
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         if quarantine.get_held(conn, held_id) is None:
             raise click.ClickException(f"no quarantined body #{held_id}")
         quarantine.resolve(conn, held_id, now())

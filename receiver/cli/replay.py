@@ -3,9 +3,8 @@
 import click
 from flask.cli import with_appcontext
 
-from ..config import get_settings
+from ..state import current
 from ..store import deliveries
-from ..store.db import get_engine
 from ..store.transactions import transaction
 from .common import AdapterName, now
 
@@ -16,10 +15,10 @@ from .common import AdapterName, now
 @with_appcontext
 def replay(event_id, adapter):
     """Deliver a stored event to an adapter again (or for the first time)."""
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         if not deliveries.replay(conn, event_id, adapter, now()):
             raise click.ClickException(f"no event {event_id}")
     click.echo(f"{event_id} queued for {adapter}")
-    if adapter not in get_settings().adapters:
+    if adapter not in current().settings.adapters:
         click.echo(f"warning: RECEIVER_ADAPTERS does not include {adapter}, so no worker "
                    "delivers it until it does", err=True)

@@ -8,10 +8,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .. import supervise
-from ..config import check_serving, get_settings
+from ..config import check_serving
 from ..logs import configure_logging
+from ..state import current
 from ..store import schema
-from ..store.db import get_engine
 
 
 @click.command()
@@ -27,13 +27,13 @@ from ..store.db import get_engine
 @with_appcontext
 def serve(host, port, workers, no_worker):
     """Run the webhook endpoint (gunicorn) and a delivery worker on one machine."""
-    check_serving(get_settings())
+    check_serving(current().settings)
     # Said at once, rather than after gunicorn's retries.
     problem = supervise.port_problem(host, port)
     if problem:
         raise click.ClickException(problem)
     configure_logging()
-    schema.upgrade(get_engine())
+    schema.upgrade(current().engine)
     metrics_dir = supervise.own_metrics_folder(
         os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         or os.path.join(current_app.instance_path, "metrics"))

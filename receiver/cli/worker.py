@@ -6,8 +6,9 @@ import threading
 import click
 from flask.cli import with_appcontext
 
-from ..config import check_serving, get_settings
+from ..config import check_serving
 from ..logs import configure_logging
+from ..state import current
 from ..store.db import make_worker_engine
 from ..worker import build_worker
 
@@ -18,7 +19,7 @@ from ..worker import build_worker
 def worker(once):
     """Deliver stored events to the configured adapters until SIGTERM or SIGINT."""
     configure_logging()
-    settings = get_settings()
+    settings = current().settings
     check_serving(settings)
     engine = make_worker_engine(settings.database_url, settings.store_timeout_seconds)
     delivering = build_worker(settings, engine)

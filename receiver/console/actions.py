@@ -6,10 +6,9 @@ from datetime import datetime, timezone
 from flask import abort, flash, redirect, request, url_for
 
 from .. import intake
-from ..config import get_settings
 from ..logs import fields
+from ..state import current
 from ..store import deliveries, pauses, quarantine
-from ..store.db import get_engine
 from ..store.transactions import StoreUnavailable, transaction
 from . import bp, checks
 
@@ -26,7 +25,7 @@ def logged(action: str, **touched) -> None:
 
 
 def _configured(adapter: str) -> str:
-    if adapter not in get_settings().adapters:
+    if adapter not in current().settings.adapters:
         abort(400, description=f"{adapter!r} is not a configured adapter.")
     return adapter
 
@@ -39,7 +38,7 @@ def store_unavailable(error):
 @bp.post("/dead-letters/<int:delivery_id>/retry")
 def retry(delivery_id):
     """Make one dead letter pending again, due now."""
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         revived = deliveries.retry_dead(conn, now(), ids=[delivery_id])
     logged("retry", delivery_id=delivery_id, revived=revived)
     flash(f"Delivery {delivery_id} will be tried again." if revived
@@ -51,7 +50,7 @@ def retry(delivery_id):
 def retry_all():
     """Make every dead letter of one adapter pending again."""
     adapter = _configured(request.form.get("adapter", ""))
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         revived = deliveries.retry_dead(conn, now(), adapter=adapter)
     logged("retry-all", adapter=adapter, revived=revived)
     flash(f"{revived} dead letter(s) of {adapter} will be tried again.")
@@ -62,7 +61,7 @@ def retry_all():
 def replay(held_id):
     """Validate a held body again and accept it if it now passes."""
     try:
-        outcome = intake.replay_held(get_engine(), held_id, get_settings().adapters, now())
+        outcome = intake.replay_held(current().engine, held_id, current().settings.adapters, now())
     except LookupError:
         abort(404)
     except intake.BadBody as error:
@@ -82,7 +81,7 @@ def replay(held_id):
 @bp.post("/quarantine/<int:held_id>/discard")
 def discard(held_id):
     """Mark a held body deliberately dropped; it stays in the database."""
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         if quarantine.get_held(conn, held_id) is None:
             abort(404)
         quarantine.resolve(conn, held_id, now())
@@ -95,7 +94,7 @@ def discard(held_id):
 def pause(name):
     """Stop delivering to an adapter until resumed; its deliveries wait, pending."""
     adapter = _configured(name)
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         changed = pauses.pause(conn, adapter, now())
     logged("pause", adapter=adapter, changed=changed)
     flash(f"{adapter} is paused." if changed else f"{adapter} was paused already.")
@@ -106,7 +105,7 @@ def pause(name):
 def resume(name):
     """Deliver to a paused adapter again."""
     adapter = _configured(name)
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         changed = pauses.resume(conn, adapter, now())
     logged("resume", adapter=adapter, changed=changed)
     flash(f"{adapter} is delivering again." if changed else f"{adapter} was not paused.")
