@@ -4,11 +4,12 @@ import click
 from flask.cli import AppGroup
 
 from ..adapters import registry
+from ..clock import now
 from ..health import check_adapters
 from ..state import current
 from ..store import pauses
 from ..store.transactions import transaction
-from .common import AdapterName, now
+from .common import AdapterName
 from .tables import echo_json, echo_table, json_option
 
 

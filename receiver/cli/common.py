@@ -1,6 +1,6 @@
 """Small helpers the command modules share."""
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import click
 
@@ -8,10 +8,6 @@ from ..adapters import registry
 from ..records import format_time
 from ..state import current
 from ..store.transactions import reading
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def when(value: datetime | None) -> str:

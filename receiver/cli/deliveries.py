@@ -3,11 +3,12 @@
 import click
 from flask.cli import AppGroup
 
+from ..clock import now
 from ..state import current
 from ..store import deliveries
 from ..store.tables import DEAD, DELIVERED, DELIVERY_STATES, PENDING
 from ..store.transactions import reading, transaction
-from .common import AdapterName, now
+from .common import AdapterName
 from .tables import ago, as_plain, echo_json, echo_table, json_option
 
 

@@ -6,11 +6,12 @@ import click
 from flask.cli import AppGroup
 
 from .. import intake
+from ..clock import now
 from ..records import format_time
 from ..state import current
 from ..store import quarantine
 from ..store.transactions import reading, transaction
-from .common import now, read_one, when
+from .common import read_one, when
 from .tables import ago, echo_json, echo_table, json_option
 
 
@@ -67,10 +68,11 @@ def quarantine_replay(held_ids, replay_all):
             held_ids = [row.id for row in quarantine.list_held(conn, limit=1_000_000)]
     if not held_ids:
         raise click.UsageError("name one or more quarantine ids, or pass --all")
-    failed = 0
+    failed, receiver = 0, current()
     for held_id in held_ids:
         try:
-            outcome = intake.replay_held(current().engine, held_id, current().settings.adapters, now())
+            outcome = intake.replay_held(receiver.engine, held_id, receiver.settings.adapters,
+                                         now())
         except (LookupError, intake.BadBody) as error:
             raise click.ClickException(str(error)) from None
         if isinstance(outcome, intake.Accepted):

@@ -3,10 +3,11 @@
 import click
 from flask.cli import with_appcontext
 
+from ..clock import now
 from ..state import current
 from ..store import deliveries
 from ..store.transactions import transaction
-from .common import AdapterName, now
+from .common import AdapterName
 
 
 @click.command()

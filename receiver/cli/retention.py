@@ -7,10 +7,10 @@ from datetime import timedelta
 import click
 from flask.cli import with_appcontext
 
+from ..clock import now
 from ..state import current
 from ..store import links, retention
 from ..store.transactions import reading, transaction
-from .common import now
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -1,11 +1,11 @@
 """The console's actions: each POST changes one thing, logs what it touched, and redirects."""
 
 import logging
-from datetime import datetime, timezone
 
 from flask import abort, flash, redirect, request, url_for
 
 from .. import intake
+from ..clock import now
 from ..logs import fields
 from ..state import current
 from ..store import deliveries, pauses, quarantine
@@ -13,10 +13,6 @@ from ..store.transactions import StoreUnavailable, transaction
 from . import bp, checks
 
 log = logging.getLogger(__name__)
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def logged(action: str, **touched) -> None:
@@ -60,8 +56,9 @@ def retry_all():
 @bp.post("/quarantine/<int:held_id>/replay")
 def replay(held_id):
     """Validate a held body again and accept it if it now passes."""
+    receiver = current()
     try:
-        outcome = intake.replay_held(current().engine, held_id, current().settings.adapters, now())
+        outcome = intake.replay_held(receiver.engine, held_id, receiver.settings.adapters, now())
     except LookupError:
         abort(404)
     except intake.BadBody as error:

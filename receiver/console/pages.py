@@ -1,10 +1,11 @@
 """The console's pages: each reads in one read-only transaction and renders one template."""
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Response, abort, render_template, request
 
+from .. import clock
 from ..records import KINDS
 from ..state import current
 from ..store import events as event_store
@@ -18,12 +19,8 @@ CHART_HOURS = 48
 OUTCOMES = ("delivered", "retry", "failed")
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _page(template: str, **values) -> Response:
-    html = render_template(f"console/{template}", now=now(), **values)
+    html = render_template(f"console/{template}", now=clock.now(), **values)
     # Stored text may hold lone surrogates (Rocket.Chat sent them as \ud800 escapes),
     # which UTF-8 cannot encode: they are shown as "?" rather than failing the page.
     return Response(html.encode("utf-8", "replace"), mimetype="text/html")
@@ -32,7 +29,7 @@ def _page(template: str, **values) -> Response:
 @bp.get("/")
 def overview():
     """Backlog per adapter, quarantine, and the last 48 hours in two charts."""
-    settings, moment = current().settings, now()
+    settings, moment = current().settings, clock.now()
     hours = backlog.hours(moment, CHART_HOURS)
     since = hours[0]
     with reading(current().engine) as conn:
@@ -187,13 +184,5 @@ def age(value: datetime | None) -> str:
     """How long ago, roughly: `3 min`, `2 h 5 min`, `4 d 1 h`."""
     if value is None:
         return "–"
-    seconds = max(int((now() - value).total_seconds()), 0)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min" if minutes else f"{seconds} s"
+    return clock.span(max(clock.since(value), 0))
 
