@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import TOKEN, database  # noqa: E402
 from receiver import create_app  # noqa: E402
 from receiver.config import normalize_database_url  # noqa: E402
-from receiver.store.db import EXTENSION  # noqa: E402
+from receiver.state import current  # noqa: E402
 
 PASSWORD = "bench"
 ADAPTERS = ("log", "jsonl")
@@ -186,7 +186,7 @@ def time_pages(url: str, count: int, repeat: int, folder: str) -> list[tuple[str
             client.get(path)
             times.append((time.perf_counter() - started) * 1000)
         rows.append((label, statistics.median(times), len(answer.data)))
-    app.extensions[EXTENSION].dispose()
+    current(app).engine.dispose()
     return rows
 
 

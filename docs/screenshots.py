@@ -21,9 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import gunicorn  # noqa: E402
 from receiver import create_app  # noqa: E402
-from receiver.config import EXTENSION as SETTINGS  # noqa: E402
+from receiver.state import current  # noqa: E402
 from receiver.store import schema  # noqa: E402
-from receiver.store.db import EXTENSION  # noqa: E402
 from receiver.worker import build_worker  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -56,8 +55,8 @@ def conversation(room: str, visitor: str | None = None) -> list[dict]:
 
 def fill(app, now: datetime) -> None:
     """Two days of conversations, each stored and delivered in its own hour."""
-    client, worker = app.test_client(), build_worker(app.extensions[SETTINGS],
-                                                     app.extensions[EXTENSION])
+    client, worker = app.test_client(), build_worker(current(app).settings,
+                                                     current(app).engine)
     chooser = random.Random(19)
     headers = {"Content-Type": "application/json", "X-RocketChat-Livechat-Token": TOKEN}
     top = now.replace(minute=0, second=0, microsecond=0)
@@ -90,9 +89,9 @@ def main() -> None:
                        "DATABASE_URL": f"sqlite:///{folder}/receiver.sqlite3",
                        "RECEIVER_CONSOLE_PASSWORD": PASSWORD, "RECEIVER_LOG_LEVEL": "WARNING"}
         app = create_app(environment)
-        schema.upgrade(app.extensions[EXTENSION])
+        schema.upgrade(current(app).engine)
         fill(app, datetime.now(timezone.utc))
-        app.extensions[EXTENSION].dispose()
+        current(app).engine.dispose()
         with gunicorn("wsgi:app", environment, workers=1) as (url, _):
             site = url.removesuffix("/webhooks/rocketchat")
             shoot(site)

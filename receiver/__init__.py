@@ -11,21 +11,18 @@ def create_app(test_config=None, *, for_commands=False):
     `for_commands` builds it for the inspection and repair commands, which need only the
     database; `config.check_serving` then guards the commands that serve or deliver.
     """
-    from . import config, console, health, logs, metrics, responses, webhook, writeback
-    from .store import db
+    from . import config, console, health, logs, metrics, responses, state, webhook
 
     app = Flask(__name__, instance_relative_config=True)
     environ = os.environ if test_config is None else test_config
     settings = config.load_settings(environ, instance_path=app.instance_path,
                                     for_commands=for_commands)
-    app.extensions[config.EXTENSION] = settings
-    app.extensions[writeback.EXTENSION] = writeback.enabled(settings.adapters)
+    app.extensions[state.EXTENSION] = state.Receiver.build(settings)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    db.init_app(app, settings)
     responses.init_app(app)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
-    metrics.init_app(app, settings.metrics_token)
-    logs.init_app(app)
+    app.register_blueprint(metrics.bp)
+    logs.configure_logging()
     console.init_app(app, settings)
     return app

@@ -2,11 +2,11 @@
 
 import threading
 import time
-from datetime import datetime, timezone
 
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 
+from . import clock
 from .store.tables import DEAD, HELD, PENDING, deliveries, quarantine
 from .store.transactions import reading
 
@@ -14,15 +14,28 @@ from .store.transactions import reading
 # tenth of a second or more, and scrapers may be many.
 BACKLOG_SECONDS = 5
 
-# Each reads one index alone (tables.py), however large the backlog.
+
+def state_is(state: str):
+    """`deliveries.state = '<state>'` with the state written out, not bound.
+
+    SQLite uses a partial index only when the query states its condition word for word,
+    and a bound parameter is no word.
+    """
+    return deliveries.c.state == literal_column(f"'{state}'")
+
+
+# The condition of the partial index on finished deliveries, word for word.
+FINISHED = literal_column(f"deliveries.state <> '{PENDING}'")
+
+# The backlog's reads, shared with the console (console/backlog.py); each reads one index
+# alone (tables.py), however large the backlog.
 PENDING_BY_ADAPTER = (select(deliveries.c.adapter, func.count(), func.min(deliveries.c.created_at))
-                      .where(deliveries.c.state == PENDING).group_by(deliveries.c.adapter))
+                      .where(state_is(PENDING)).group_by(deliveries.c.adapter))
 # `state <> pending` says nothing new, but SQLite uses a partial index only when the query
 # repeats its condition: without it, this scanned the whole table.
 DEAD_BY_ADAPTER = (select(deliveries.c.adapter, func.count())
-                   .where(deliveries.c.state == DEAD, deliveries.c.state != PENDING)
-                   .group_by(deliveries.c.adapter))
-HELD_IN_QUARANTINE = select(func.count()).where(quarantine.c.state == HELD)
+                   .where(FINISHED, state_is(DEAD)).group_by(deliveries.c.adapter))
+HELD_IN_QUARANTINE = select(func.count()).select_from(quarantine).where(quarantine.c.state == HELD)
 STATEMENTS = (PENDING_BY_ADAPTER, DEAD_BY_ADAPTER, HELD_IN_QUARANTINE)
 
 
@@ -58,7 +71,7 @@ def read_backlog(engine, adapters: tuple[str, ...] = ()) -> list:
     Each of `adapters` (the configured ones) reads 0 when it has nothing pending or dead, so
     a drained backlog shows as 0 rather than as a series that vanished.
     """
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     pending = GaugeMetricFamily("receiver_deliveries_pending", "Deliveries not yet done",
                                 labels=["adapter"])
     oldest = GaugeMetricFamily("receiver_oldest_pending_delivery_age_seconds",
@@ -73,9 +86,7 @@ def read_backlog(engine, adapters: tuple[str, ...] = ()) -> list:
     for adapter in sorted(set(adapters) | set(waiting) | set(given_up)):
         total, first = waiting.get(adapter, (0, None))
         pending.add_metric([adapter], total)
-        if first is not None and first.tzinfo is None:
-            first = first.replace(tzinfo=timezone.utc)
-        oldest.add_metric([adapter], (now - first).total_seconds() if first else 0)
+        oldest.add_metric([adapter], clock.since(first, now) if first else 0)
         dead.add_metric([adapter], given_up.get(adapter, 0))
     return [pending, oldest, dead,
             GaugeMetricFamily("receiver_quarantine_held", "Bodies held in quarantine",

@@ -189,11 +189,8 @@ def check_lease(settings: Settings) -> None:
         )
 
 
-EXTENSION = "receiver.settings"
-
-
 def get_settings() -> Settings:
-    """The current app's settings."""
-    from flask import current_app
+    """The current app's settings (`state.current().settings`)."""
+    from .state import current
 
-    return current_app.extensions[EXTENSION]
+    return current().settings

@@ -51,7 +51,7 @@ logconfig_dict = {
     "formatters": {"receiver": _formatter},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "receiver",
                              "stream": "ext://sys.stdout"}},
-    # The receiver logs each request itself (logs.py), so gunicorn's access lines are dropped;
+    # The receiver logs each request itself (observe.py), so gunicorn's access lines are dropped;
     # libraries' lines reach the root logger, and only their warnings are worth the noise.
     "root": {"level": "WARNING", "handlers": ["console"]},
     "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},

@@ -5,27 +5,18 @@ name URLs, hosts or paths) is shown to callers that present RECEIVER_METRICS_TOK
 a bearer token, and by `receiver adapters check`.
 """
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from .config import EXTENSION as SETTINGS
-from .config import get_settings
 from .metrics import holds_token
-from .readiness import AdapterChecks, Check, check_adapter
+from .readiness import Check, check_adapter
 from .responses import error_response
-from .store.db import get_engine
+from .state import current
 from .store.schema import current_revision
-from .store.upgrade_needed import notice, revision_problem
+from .store.upgrade_needed import revision_problem
 
-EXTENSION = "receiver.adapter_checks"
 FLAGS = {"0": False, "false": False, "1": True, "true": True}
 
 bp = Blueprint("health", __name__)
-
-
-@bp.record_once
-def keep_adapter_checks(state):
-    """One AdapterChecks per app, so its adapters and their tokens live as long as the process."""
-    state.app.extensions[EXTENSION] = AdapterChecks(state.app.extensions[SETTINGS])
 
 
 @bp.get("/healthz")
@@ -41,7 +32,7 @@ def readyz():
     if flag not in FLAGS:
         return error_response(400, "adapters must be 0, 1, true or false")
     store = store_check()
-    adapters = current_app.extensions[EXTENSION].latest() if FLAGS[flag] else {}
+    adapters = current().adapter_checks.latest() if FLAGS[flag] else {}
     ready = store.ok and all(check.ok for check in adapters.values())
     checks = shown({"store": store})
     if FLAGS[flag]:
@@ -57,12 +48,12 @@ def store_check() -> Check:
     """A read that takes no lock, within the store timeout, of a schema this release can use."""
     try:
         # Reading the schema's revision is the read that proves the store answers.
-        found = current_revision(get_engine())
+        found = current_revision(current().engine)
     except Exception as error:  # any failure means "not ready", and says why
         return Check(False, f"failed: {type(error).__name__}")
     problem = revision_problem(found)
     if problem:
-        notice(current_app).tell(problem)
+        current().upgrade_notice.tell(problem)
         return Check(False, f"failed: {problem}")
     return Check(True, "ok")
 
@@ -78,7 +69,7 @@ def check_adapters() -> dict[str, str]:
     """Each configured adapter's connection check, run now, as `ok: …` or `failed: …`."""
     from .adapters import registry
 
-    settings = get_settings()
+    settings = current().settings
     adapters, broken = registry.build(settings.adapters, settings)
     results = {name: f"failed: cannot load: {error}" for name, error in broken.items()}
     for name, adapter in adapters.items():

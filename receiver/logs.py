@@ -10,8 +10,6 @@ import os
 import sys
 import time
 
-from flask import g, request
-
 from .config import LOG_FORMATS, LOG_LEVELS, ConfigError, read_choice
 
 
@@ -68,25 +66,3 @@ def _setting(name: str, choices: tuple[str, ...], default: str) -> str:
 def fields(**values) -> dict:
     """`extra=` for a structured line; None values are left out."""
     return {"fields": {key: value for key, value in values.items() if value is not None}}
-
-
-requests_log = logging.getLogger("receiver.requests")
-
-
-def init_app(app) -> None:
-    """Log one line per webhook request, once its answer is known."""
-    from .webhook import is_webhook_request, request_outcome, request_seconds
-
-    configure_logging()
-
-    @app.after_request
-    def log_request(response):
-        if is_webhook_request():
-            requests_log.info("webhook", extra=fields(
-                status=response.status_code, outcome=request_outcome(response),
-                type=g.get("event_type"), event_id=g.get("event_id"),
-                conversation_id=g.get("conversation_id"), quarantine_id=g.get("quarantine_id"),
-                reason=g.get("reason"), bytes=request.content_length,
-                duration_ms=round(request_seconds() * 1000, 2),
-            ))
-        return response

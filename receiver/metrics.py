@@ -1,4 +1,4 @@
-"""Prometheus metrics: per-process counters (multiprocess-safe) and backlog gauges read from the store.
+"""The /metrics endpoint: per-process counters (counters.py) and backlog gauges read from the store.
 
 Counters live in each process; under gunicorn, set PROMETHEUS_MULTIPROC_DIR (to an empty
 folder) so /metrics sums every worker's. Backlog figures are read from the database, so
@@ -9,38 +9,15 @@ reads them at most once every few seconds (backlog.py), so scrapes cannot starve
 import hmac
 import os
 
-from flask import Blueprint, Response, current_app, g, request
-from prometheus_client import (
-    CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest,
-)
+from flask import Blueprint, Response, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from .backlog import Backlog
-from .config import EXTENSION as SETTINGS
-from .schemas import SCHEMAS
-from .store.db import get_engine
-
-EXTENSION = "receiver.backlog"
-
-EVENTS = Counter("receiver_events_received", "Webhook requests, by Rocket.Chat type and outcome",
-                 ["type", "outcome"])
-LATENCY = Histogram("receiver_request_duration_seconds", "Webhook request handling time",
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-DELIVERIES = Counter("receiver_deliveries", "Delivery attempts, by adapter and outcome",
-                     ["adapter", "outcome"])
+from .state import current
 
 bp = Blueprint("metrics", __name__)
-
-
-def type_label(source_type: str | None) -> str:
-    """The `type` label of a request: Rocket.Chat's type if the receiver knows it, else `unknown`.
-
-    Anyone may send any `type`; one series per made-up type would grow without bound.
-    """
-    if not source_type:
-        return ""
-    return source_type if source_type in SCHEMAS else "unknown"
 
 
 class StoreCollector:
@@ -75,7 +52,7 @@ def scrape(engine, backlog: Backlog) -> bytes:
 
 def holds_token() -> bool:
     """Whether the request carries RECEIVER_METRICS_TOKEN as its bearer token (never, if unset)."""
-    token = current_app.config.get("RECEIVER_METRICS_TOKEN")
+    token = current().settings.metrics_token
     presented = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
     return bool(token) and hmac.compare_digest(presented, token.encode())
 
@@ -83,26 +60,10 @@ def holds_token() -> bool:
 @bp.get("/metrics")
 def metrics():
     """Prometheus text, for scrapers presenting RECEIVER_METRICS_TOKEN as a bearer token."""
-    if not current_app.config.get("RECEIVER_METRICS_TOKEN"):
+    receiver = current()
+    if not receiver.settings.metrics_token:
         return Response("metrics are off until RECEIVER_METRICS_TOKEN is set\n", status=404,
                         mimetype="text/plain")
     if not holds_token():
         return Response("metrics need the bearer token\n", status=401, mimetype="text/plain")
-    return Response(scrape(get_engine(), current_app.extensions[EXTENSION]),
-                    mimetype=CONTENT_TYPE_LATEST)
-
-
-def init_app(app, token: str | None) -> None:
-    """Serve /metrics, and count and time every webhook request."""
-    from .webhook import is_webhook_request, request_outcome, request_seconds
-
-    app.config["RECEIVER_METRICS_TOKEN"] = token
-    app.extensions[EXTENSION] = Backlog(app.extensions[SETTINGS].adapters)
-    app.register_blueprint(bp)
-
-    @app.after_request
-    def count_request(response):
-        if is_webhook_request():
-            LATENCY.observe(request_seconds())
-            EVENTS.labels(type_label(g.get("event_type")), request_outcome(response)).inc()
-        return response
+    return Response(scrape(receiver.engine, receiver.backlog), mimetype=CONTENT_TYPE_LATEST)

@@ -6,9 +6,8 @@ from flask import jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .jsontext import StrictJSONProvider
-from .store.db import EXTENSION as ENGINE
+from .state import current
 from .store.transactions import StoreUnavailable
-from .store.upgrade_needed import notice
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ def init_app(app) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):
-        limit = app.config.get("MAX_CONTENT_LENGTH")
+        limit = current().settings.max_body_bytes
         return error_response(413, f"the body is larger than the {limit}-byte limit "
                                    "(RECEIVER_MAX_BODY_BYTES)")
 
@@ -43,7 +42,8 @@ def init_app(app) -> None:
     def store_unavailable(error):
         log.warning("store unavailable: %s", error)
         # A schema this release cannot use fails every request alike: say how to fix it, once.
-        notice(app).explain(app.extensions[ENGINE], error)
+        receiver = current()
+        receiver.upgrade_notice.explain(receiver.engine, error)
         return unavailable("the store cannot take the event right now; retry later")
 
     @app.errorhandler(HTTPException)

@@ -1,44 +1,20 @@
 """The webhook endpoint: verify, parse, store, then answer."""
 
-import time
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from . import observe
 from .auth import TOKEN_HEADER, TokenMismatch, check_token
-from .config import get_settings
 from .intake import Accepted, BadBody, accept
 from .responses import error_response
-from .store.db import get_engine
-from .writeback import EXTENSION as WRITE_BACK
+from .state import current
 from .writeback import fitting
 
 bp = Blueprint("webhook", __name__)
 
-# What refused a request, by status; accepted ones say `accepted` or `duplicate` themselves.
-OUTCOMES = {401: "unauthorized", 400: "bad_body", 413: "too_large", 422: "quarantined",
-            503: "unavailable"}
-
-
-def is_webhook_request() -> bool:
-    """Whether the current request reached the webhook endpoint."""
-    return request.endpoint == "webhook.receive"
-
-
-def request_outcome(response) -> str:
-    """How the current webhook request ended, for metrics and logs alike."""
-    return g.get("outcome") or OUTCOMES.get(response.status_code, str(response.status_code))
-
-
-def request_seconds() -> float:
-    """Time spent on the current webhook request so far."""
-    return time.perf_counter() - g.started
-
-
-@bp.before_request
-def start_timer():
-    g.started = time.perf_counter()
+observe.watch(bp)
 
 
 def request_body(limit: int) -> bytes:
@@ -62,19 +38,22 @@ def accepted_as(outcome: Accepted) -> str:
 @bp.post("/webhooks/rocketchat")
 def receive():
     """Accept one Rocket.Chat Omnichannel event."""
-    settings = get_settings()
+    receiver = current()
+    settings = receiver.settings
     check_token(request.headers.get(TOKEN_HEADER), settings.tokens)
-    outcome = accept(get_engine(), request_body(settings.max_body_bytes), settings.adapters,
-                     datetime.now(timezone.utc), write_back=current_app.extensions[WRITE_BACK])
+    outcome = accept(receiver.engine, request_body(settings.max_body_bytes), settings.adapters,
+                     datetime.now(timezone.utc), write_back=receiver.write_back)
     if isinstance(outcome, Accepted):
-        g.event_type, g.outcome = outcome.source_type, accepted_as(outcome)
-        g.event_id, g.conversation_id = outcome.event_id, outcome.conversation_id
+        record = observe.current()
+        record.event_type, record.outcome = outcome.source_type, accepted_as(outcome)
+        record.event_id, record.conversation_id = outcome.event_id, outcome.conversation_id
         # Rocket.Chat stores this body on the room as crmData, so it stays small.
         answer = {"success": True, "id": outcome.event_id, "duplicate": outcome.duplicate}
         if outcome.references:
             answer["crm"] = fitting(outcome.references)
         return jsonify(answer)
-    g.event_type, g.quarantine_id = outcome.source_type, outcome.held_id
+    record = observe.current()
+    record.event_type, record.quarantine_id = outcome.source_type, outcome.held_id
     return error_response(
         422, f"the {outcome.source_type or 'untyped'} payload failed validation; "
         f"it is kept in quarantine as #{outcome.held_id}",
@@ -84,7 +63,7 @@ def receive():
 
 @bp.errorhandler(TokenMismatch)
 def token_mismatch(error):
-    g.reason = "wrong token" if request.headers.get(TOKEN_HEADER) else "no token"
+    observe.current().reason = "wrong token" if request.headers.get(TOKEN_HEADER) else "no token"
     return error_response(401, str(error))
 
 

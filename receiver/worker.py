@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from .adapters import deadline
 from .adapters.base import Delivered, Failed, RetryLater
 from .claims import Claims
+from .counters import DELIVERIES
 from .logs import fields
-from .metrics import DELIVERIES
 from .raised import RaisedPolicy
 from .retry import RetryPolicy
 from .store import attempts, deliveries, links
@@ -165,7 +165,10 @@ class Worker:
                 worked = self.step()
             except Exception as error:  # the database may be down for a while: wait, retry
                 if not self.upgrade_notice.explain(self.engine, error):
-                    log.error("worker step failed: %s", error)
+                    # An unavailable store is expected and its one line says it all; anything
+                    # else is a bug, and its traceback says where.
+                    log.error("worker step failed: %s", error,
+                              exc_info=not isinstance(error, StoreUnavailable))
                 worked = False
                 idle = IDLE_MAX_SECONDS
             if worked:

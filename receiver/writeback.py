@@ -6,7 +6,6 @@ from .jsontext import dump_json
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "receiver.write_back"
 # The whole answer stays under 1 KB: Rocket.Chat keeps it on the room and echoes it back.
 REFERENCES_LIMIT_BYTES = 800
 

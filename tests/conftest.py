@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import create_engine
 
 from receiver import create_app
+from receiver.state import current
 from receiver.store import schema
-from receiver.store.db import EXTENSION
 
 from .builders import OLD_TOKEN, TOKEN
 from .crm import FakeCrm
@@ -74,15 +74,15 @@ def environment(database_url, tmp_path):
 def app(environment):
     """The receiver configured by `environment`, its store migrated."""
     app = create_app(environment)
-    schema.upgrade(app.extensions[EXTENSION])
+    schema.upgrade(current(app).engine)
     yield app
-    app.extensions[EXTENSION].dispose()
+    current(app).engine.dispose()
 
 
 @pytest.fixture
 def engine(app):
     """The app's store."""
-    return app.extensions[EXTENSION]
+    return current(app).engine
 
 
 @pytest.fixture
@@ -121,7 +121,6 @@ def crm():
 @pytest.fixture
 def worker(app, engine):
     """A delivery worker for the app's configured adapters."""
-    from receiver.config import EXTENSION as SETTINGS
     from receiver.worker import build_worker
 
-    return build_worker(app.extensions[SETTINGS], engine)
+    return build_worker(current(app).settings, engine)

@@ -8,6 +8,7 @@ import pytest
 
 from receiver import create_app
 from receiver.console.access import Throttle
+from receiver.state import current
 from receiver.store import deliveries, pauses, quarantine
 from receiver.store.transactions import transaction
 
@@ -44,7 +45,7 @@ def console(client):
 def waits(app):
     """The sign-in throttle's waits, recorded instead of slept."""
     slept = []
-    app.extensions["receiver.console.access"]["throttle"].sleep = slept.append
+    current(app).console.throttle.sleep = slept.append
     return slept
 
 
@@ -305,11 +306,10 @@ def test_pause_and_resume_from_the_adapters_page(console, engine):
 
 def test_adapter_checks_are_the_kept_ones_until_checked_again(console, monkeypatch):
     """The console shares /readyz's kept adapters: page views make no calls to the CRM."""
-    from receiver.health import EXTENSION as ADAPTER_CHECKS
     from receiver.readiness import Check
 
     calls = []
-    kept = console.application.extensions[ADAPTER_CHECKS]
+    kept = current(console.application).adapter_checks
     monkeypatch.setattr(kept, "_run", lambda: calls.append(1) or {"log": Check(True, "ok: fine")})
     console.get("/console/adapters"), console.get("/console/adapters")
     console.get("/readyz?adapters=1")

@@ -2,6 +2,8 @@
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -108,3 +110,12 @@ def test_log_settings_are_read_as_the_start_checked_them(monkeypatch, level, tex
     monkeypatch.setenv("RECEIVER_LOG_LEVEL", level)
     monkeypatch.setenv("RECEIVER_LOG_FORMAT", text_format)
     assert (log_level(), log_format()) == expected
+
+
+def test_the_worker_and_the_log_adapter_import_no_blueprint():
+    """Logs and counters are leaves: what the worker runs loads none of the web app's views."""
+    code = ("import sys, receiver.worker, receiver.adapters.log; "
+            "print(sorted(name for name in sys.modules if name in "
+            "('receiver.webhook', 'receiver.metrics', 'receiver.observe', 'receiver.health')))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"

@@ -49,12 +49,12 @@ def test_pausing_an_adapter_no_package_provides_is_refused(runner):
 
 
 def test_a_pause_is_stored_so_a_new_worker_sees_it(runner, post, app, engine, crm):
-    from receiver.config import EXTENSION as SETTINGS
+    from receiver.state import current
     from receiver.worker import build_worker
 
     runner.invoke(cli.main, ["adapters", "pause", "http"])
     post(payload("e-message-agent"))
-    assert drain(build_worker(app.extensions[SETTINGS], engine)) == 0
+    assert drain(build_worker(current(app).settings, engine)) == 0
     assert crm.received == []
 
 

@@ -6,8 +6,7 @@ import pytest
 
 from receiver import create_app
 from receiver.adapters.log import LogAdapter
-from receiver.config import EXTENSION as SETTINGS
-from receiver.store.db import EXTENSION as ENGINE
+from receiver.state import current
 from receiver.store.schema import head_revision, upgrade
 from receiver.store.transactions import StoreUnavailable
 from receiver.store.upgrade_needed import UpgradeNotice, looks_like_missing_schema, schema_problem
@@ -34,7 +33,7 @@ def app(empty_database):
     app = create_app({"ROCKETCHAT_LIVECHAT_TOKEN": TOKEN, "DATABASE_URL": empty_database,
                       "RECEIVER_ADAPTERS": "log", "RECEIVER_METRICS_TOKEN": METRICS_TOKEN})
     yield app
-    app.extensions[ENGINE].dispose()
+    current(app).engine.dispose()
 
 
 def upgrade_lines(caplog) -> list[str]:
@@ -50,7 +49,7 @@ def test_readyz_is_not_ready_and_says_how_to_fix_it(app):
     assert detailed.get_json()["checks"]["store"] == (
         f"failed: the database has no schema; this release needs {head_revision()}: "
         "run `receiver db upgrade`")
-    upgrade(app.extensions[ENGINE])
+    upgrade(current(app).engine)
     assert client.get("/readyz").status_code == 200
 
 
@@ -80,8 +79,8 @@ class Steps:
 
 def test_the_worker_logs_the_fix_once_not_every_poll(app, caplog):
     caplog.set_level(logging.INFO, logger="receiver")
-    adapters = {"log": LogAdapter(app.extensions[SETTINGS])}
-    Worker(app.extensions[ENGINE], adapters, lease_seconds=5).run(Steps(5))
+    adapters = {"log": LogAdapter(current(app).settings)}
+    Worker(current(app).engine, adapters, lease_seconds=5).run(Steps(5))
     assert len(upgrade_lines(caplog)) == 1
     assert not [r for r in caplog.records if "worker step failed" in r.getMessage()]
 
@@ -108,5 +107,5 @@ def test_only_a_missing_table_or_column_is_worth_a_schema_check(message, missing
 
 def test_a_database_ahead_of_this_release_is_not_told_to_upgrade(app, monkeypatch):
     monkeypatch.setattr("receiver.store.upgrade_needed.current_revision", lambda engine: "0999")
-    problem = schema_problem(app.extensions[ENGINE])
+    problem = schema_problem(current(app).engine)
     assert "newer than this release" in problem and "db upgrade" not in problem

@@ -12,11 +12,11 @@ from receiver import cli
 from receiver.adapters import Adapter
 from receiver.adapters.log import LogAdapter
 from receiver.claims import MAX_BATCH, Pace
-from receiver.config import EXTENSION as SETTINGS
+from receiver.state import current
 from receiver.store import deliveries
 from receiver.store.db import make_engine
 from receiver.store.tables import deliveries as deliveries_table
-from receiver.store.transactions import driver_cursor, transaction
+from receiver.store.transactions import StoreUnavailable, driver_cursor, transaction
 from receiver.worker import Worker, build_worker
 
 from .builders import payload, room, rooms, visitor_message
@@ -294,13 +294,37 @@ def test_database_errors_are_logged_and_the_worker_keeps_going(caplog):
     assert "worker step failed" in caplog.text
 
 
+def step_failures(engine, caplog, error: Exception) -> list:
+    """The worker's `step failed` lines after one step that raised `error`."""
+    worker = Worker(engine, {"log": LogAdapter(None)}, lease_seconds=5)
+    stop = threading.Event()
+
+    def failing_step():
+        stop.set()  # one step, then the loop ends
+        raise error
+
+    worker.step = failing_step
+    worker.run(stop)
+    return [record for record in caplog.records if "worker step failed" in record.getMessage()]
+
+
+def test_a_bug_in_a_step_is_logged_with_its_traceback(engine, caplog):
+    [line] = step_failures(engine, caplog, KeyError("adapter"))
+    assert line.exc_info and line.exc_info[0] is KeyError
+
+
+def test_an_unavailable_store_is_one_line_without_a_traceback(engine, caplog):
+    [line] = step_failures(engine, caplog, StoreUnavailable("connection refused"))
+    assert not line.exc_info and "connection refused" in line.getMessage()
+
+
 def test_workers_in_parallel_never_deliver_a_row_twice_and_keep_order(app, post, crm, engine):
     expected = {}
     for n in range(40):
         body = visitor_message(f"room{n % 5}", f"m{n}")
         expected.setdefault(f"room{n % 5}", []).append(post(body).get_json()["id"])
     crm.answer(*[Answer(500)] * 5 + [Answer(200, delay=0.01)] * 10)
-    settings = app.extensions[SETTINGS]
+    settings = current(app).settings
     workers = [build_worker(settings, engine) for _ in range(3)]
     stop = threading.Event()
     threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
@@ -384,7 +408,7 @@ def test_the_batch_follows_the_recent_pace():
 
 def test_a_batch_held_past_half_its_lease_is_not_delivered_on_a_lapsed_claim(
         app, post, worker, crm, engine):
-    other = build_worker(app.extensions[SETTINGS], engine)
+    other = build_worker(current(app).settings, engine)
     with freeze_time(T0) as clock:
         ids = rooms(post, 3)
         worker.claims.pace.add(0.001)
@@ -397,7 +421,7 @@ def test_a_batch_held_past_half_its_lease_is_not_delivered_on_a_lapsed_claim(
 
 
 def test_a_batch_that_slows_down_is_given_back_for_other_workers(app, post, worker, crm, engine):
-    other = build_worker(app.extensions[SETTINGS], engine)
+    other = build_worker(current(app).settings, engine)
     with freeze_time(T0) as clock:
         ids = rooms(post, 3)
         worker.claims.pace.add(0.001)

@@ -11,7 +11,8 @@ import pytest
 
 from receiver import create_app
 from receiver.store import schema
-from receiver.store.db import EXTENSION, make_engine
+from receiver.state import current
+from receiver.store.db import make_engine
 from receiver.store.writelock import WriteLock, WriteLockTimeout
 
 from .builders import TOKEN, payload
@@ -137,7 +138,7 @@ def test_a_sqlite_engine_queues_on_the_file_beside_its_database(tmp_path, other_
     let_go()
     assert post().status_code == 200
     assert count(engine, "events") == 1
-    app.extensions[EXTENSION].dispose()
+    current(app).engine.dispose()
     engine.dispose()
 
 
@@ -155,7 +156,7 @@ def test_the_queue_and_sqlites_own_wait_end_within_one_store_timeout(
     app = create_app({"ROCKETCHAT_LIVECHAT_TOKEN": TOKEN, "DATABASE_URL": f"sqlite:///{database}",
                       "RECEIVER_ADAPTERS": "log",
                       "RECEIVER_STORE_TIMEOUT_SECONDS": str(STORE_TIMEOUT)})
-    engine = app.extensions[EXTENSION]
+    engine = current(app).engine
     schema.upgrade(engine)
     # Another writer queues ahead for most of the timeout, while one that does not queue
     # (the sqlite3 shell, a migration) holds the database itself throughout.

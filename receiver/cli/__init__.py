@@ -5,7 +5,9 @@ from flask.cli import ScriptInfo
 
 from .. import create_app
 from ..config import ConfigError
-from . import deliveries, inspect, retention, run, sendtest
+from . import (
+    adapters, db, deliveries, events, quarantine, replay, retention, sendtest, serve, worker,
+)
 from .errors import ReceiverGroup
 
 
@@ -26,7 +28,7 @@ def main(ctx):
         ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
 
 
-for command in (run.db, run.serve, run.worker, inspect.events, inspect.quarantine_group,
-                deliveries.deliveries_group, deliveries.replay, deliveries.adapters_group,
+for command in (db.db, serve.serve, worker.worker, events.events, quarantine.quarantine_group,
+                deliveries.deliveries_group, replay.replay, adapters.adapters_group,
                 retention.prune, sendtest.send_test):
     main.add_command(command)

@@ -1,35 +1,20 @@
-"""Commands over deliveries: list, show, retry dead letters, replay, check, pause and resume adapters."""
+"""The `deliveries` group: list, summarize and show deliveries, and retry dead letters."""
 
 import click
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
-from ..adapters import registry
-from ..config import get_settings
-from ..health import check_adapters
-from ..store import deliveries, pauses
-from ..store.db import get_engine
+from ..clock import now
+from ..state import current
+from ..store import deliveries
 from ..store.tables import DEAD, DELIVERED, DELIVERY_STATES, PENDING
 from ..store.transactions import reading, transaction
-from .common import now
+from .common import AdapterName
 from .tables import ago, as_plain, echo_json, echo_table, json_option
 
 
 @click.group("deliveries", cls=AppGroup)
 def deliveries_group():
     """Inspect deliveries and retry dead letters."""
-
-
-class AdapterName(click.ParamType):
-    """The name of an installed adapter; a typo is an error, not an empty listing."""
-
-    name = "adapter"
-
-    def convert(self, value, param, ctx):
-        installed = registry.installed()
-        if value not in installed:
-            self.fail(f"no adapter {value!r} is installed (installed: "
-                      f"{', '.join(sorted(installed))})", param, ctx)
-        return value
 
 
 def next_step(row, waiting_behind: str | None) -> str:
@@ -60,7 +45,7 @@ def _delivery(row, waiting_behind) -> dict:
 @json_option
 def deliveries_list(state, adapter, event_id, limit, as_json):
     """List deliveries, newest first."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         rows = _with_waits(conn, deliveries.list_deliveries(
             conn, state=state, adapter=adapter, event_id=event_id, limit=limit))
     if as_json:
@@ -74,7 +59,7 @@ def deliveries_list(state, adapter, event_id, limit, as_json):
 @json_option
 def deliveries_summary(as_json):
     """Count deliveries per adapter and state."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         counts = deliveries.count_by_state(conn)
     if as_json:
         return echo_json([{"adapter": adapter, "state": state, "count": total}
@@ -88,7 +73,7 @@ def deliveries_summary(as_json):
 @json_option
 def deliveries_show(delivery_id, as_json):
     """Show one delivery and why it last failed."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         row = deliveries.get_delivery(conn, delivery_id)
         waits = row and row.state == PENDING and deliveries.waiting_for(conn, delivery_id)
     if row is None:
@@ -113,68 +98,6 @@ def deliveries_retry(delivery_ids, adapter, retry_all):
     """Make dead letters pending again, due now, with a fresh retry horizon."""
     if not (delivery_ids or adapter or retry_all):
         raise click.UsageError("name delivery ids, --adapter NAME, or --all")
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         revived = deliveries.retry_dead(conn, now(), ids=delivery_ids, adapter=adapter)
     click.echo(f"{revived} dead letter(s) pending again")
-
-
-@click.command()
-@click.argument("event_id")
-@click.option("--adapter", required=True, type=AdapterName(), help="the adapter to deliver to")
-@with_appcontext
-def replay(event_id, adapter):
-    """Deliver a stored event to an adapter again (or for the first time)."""
-    with transaction(get_engine()) as conn:
-        if not deliveries.replay(conn, event_id, adapter, now()):
-            raise click.ClickException(f"no event {event_id}")
-    click.echo(f"{event_id} queued for {adapter}")
-    if adapter not in get_settings().adapters:
-        click.echo(f"warning: RECEIVER_ADAPTERS does not include {adapter}, so no worker "
-                   "delivers it until it does", err=True)
-
-
-@click.group("adapters", cls=AppGroup)
-def adapters_group():
-    """List adapters, check their connections, pause and resume them."""
-
-
-@adapters_group.command("list")
-@json_option
-def adapters_list(as_json):
-    """Installed adapters, and which ones RECEIVER_ADAPTERS turns on."""
-    configured = get_settings().adapters
-    rows = [(name, point.value, name in configured)
-            for name, point in sorted(registry.installed().items())]
-    if as_json:
-        return echo_json([{"name": name, "entry_point": value, "configured": on}
-                          for name, value, on in rows])
-    echo_table(("ADAPTER", "ENTRY POINT", "CONFIGURED"),
-               [(name, value, "yes" if on else "") for name, value, on in rows])
-
-
-@adapters_group.command("check")
-def adapters_check():
-    """Load each configured adapter and run its connection check."""
-    results = check_adapters()
-    for name, result in results.items():
-        click.echo(f"{name}: {result}")
-    if not all(result.startswith("ok") for result in results.values()):
-        raise click.exceptions.Exit(1)
-
-
-@adapters_group.command("pause")
-@click.argument("name", type=AdapterName())
-def adapters_pause(name):
-    """Stop delivering to an adapter: its deliveries wait, pending, until it is resumed."""
-    with transaction(get_engine()) as conn:
-        changed = pauses.pause(conn, name, now())
-    click.echo(f"{name} paused" if changed else f"{name} was paused already")
-
-
-@adapters_group.command("resume")
-@click.argument("name")
-def adapters_resume(name):
-    """Deliver to a paused adapter again."""
-    with transaction(get_engine()) as conn:
-        changed = pauses.resume(conn, name, now())
-    click.echo(f"{name} resumed" if changed else f"{name} was not paused")

@@ -7,10 +7,10 @@ from datetime import timedelta
 import click
 from flask.cli import with_appcontext
 
+from ..clock import now
+from ..state import current
 from ..store import links, retention
-from ..store.db import get_engine
 from ..store.transactions import reading, transaction
-from .common import now
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -48,7 +48,7 @@ def prune(older_than, include_dead, prune_quarantine, held_too, redact_raw_after
 
     On a terminal it first says what would go and asks; run from a scheduler, it just prunes.
     """
-    cutoff, engine = now() - older_than, get_engine()
+    cutoff, engine = now() - older_than, current().engine
     redact_before = None if redact_raw_after is None else now() - redact_raw_after
     if dry_run or (on_a_terminal() and not assume_yes):
         for line in _plan(engine, cutoff, include_dead, prune_quarantine, held_too, redact_before):

@@ -2,10 +2,11 @@
 
 import dataclasses
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 import click
 
+from .. import clock
 from ..records import format_time
 
 json_option = click.option("--json", "as_json", is_flag=True,
@@ -49,14 +50,6 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     """A time as people read it in a listing: `2026-12-01 15:04:05 (3 min ago)`, or `-`."""
     if value is None:
         return "-"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    seconds = (now - value).total_seconds()
-    span = abs(seconds)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
-        if span >= size or size == 1:
-            amount = f"{int(span // size)} {unit}"
-            break
-    relative = f"{amount} ago" if seconds >= 0 else f"in {amount}"
-    return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} ({relative})"
+    seconds = clock.since(value, now)
+    relative = f"{clock.span(seconds)} ago" if seconds >= 0 else f"in {clock.span(seconds)}"
+    return f"{clock.in_utc(value):%Y-%m-%d %H:%M:%S} ({relative})"

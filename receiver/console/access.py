@@ -4,14 +4,15 @@ import hashlib
 import hmac
 import logging
 import time
+from dataclasses import dataclass, field
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 
 from ..logs import fields
+from ..state import current
 from . import bp, keys
 
 log = logging.getLogger(__name__)
-EXTENSION = "receiver.console.access"
 OPEN_ENDPOINTS = {"console.sign_in", "console.static"}
 
 
@@ -46,16 +47,25 @@ class Throttle:
         self.failures.pop(client, None)
 
 
+@dataclass
+class Access:
+    """The console's part of the app's state: its password, sign-in throttle and session key."""
+
+    password: bytes
+    throttle: Throttle = field(default_factory=Throttle)
+    signing_key: str | None = None  # read from the database on first use (keys.py)
+
+
 def init_app(app, password: str) -> None:
-    app.extensions[EXTENSION] = {"password": password.encode(), "throttle": Throttle()}
+    current(app).console = Access(password.encode())
 
 
 def _password() -> bytes:
-    return current_app.extensions[EXTENSION]["password"]
+    return current().console.password
 
 
 def throttle() -> Throttle:
-    return current_app.extensions[EXTENSION]["throttle"]
+    return current().console.throttle
 
 
 def fingerprint() -> str:

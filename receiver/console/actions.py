@@ -1,23 +1,18 @@
 """The console's actions: each POST changes one thing, logs what it touched, and redirects."""
 
 import logging
-from datetime import datetime, timezone
 
 from flask import abort, flash, redirect, request, url_for
 
 from .. import intake
-from ..config import get_settings
+from ..clock import now
 from ..logs import fields
+from ..state import current
 from ..store import deliveries, pauses, quarantine
-from ..store.db import get_engine
 from ..store.transactions import StoreUnavailable, transaction
 from . import bp, checks
 
 log = logging.getLogger(__name__)
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def logged(action: str, **touched) -> None:
@@ -26,7 +21,7 @@ def logged(action: str, **touched) -> None:
 
 
 def _configured(adapter: str) -> str:
-    if adapter not in get_settings().adapters:
+    if adapter not in current().settings.adapters:
         abort(400, description=f"{adapter!r} is not a configured adapter.")
     return adapter
 
@@ -39,7 +34,7 @@ def store_unavailable(error):
 @bp.post("/dead-letters/<int:delivery_id>/retry")
 def retry(delivery_id):
     """Make one dead letter pending again, due now."""
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         revived = deliveries.retry_dead(conn, now(), ids=[delivery_id])
     logged("retry", delivery_id=delivery_id, revived=revived)
     flash(f"Delivery {delivery_id} will be tried again." if revived
@@ -51,7 +46,7 @@ def retry(delivery_id):
 def retry_all():
     """Make every dead letter of one adapter pending again."""
     adapter = _configured(request.form.get("adapter", ""))
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         revived = deliveries.retry_dead(conn, now(), adapter=adapter)
     logged("retry-all", adapter=adapter, revived=revived)
     flash(f"{revived} dead letter(s) of {adapter} will be tried again.")
@@ -61,8 +56,9 @@ def retry_all():
 @bp.post("/quarantine/<int:held_id>/replay")
 def replay(held_id):
     """Validate a held body again and accept it if it now passes."""
+    receiver = current()
     try:
-        outcome = intake.replay_held(get_engine(), held_id, get_settings().adapters, now())
+        outcome = intake.replay_held(receiver.engine, held_id, receiver.settings.adapters, now())
     except LookupError:
         abort(404)
     except intake.BadBody as error:
@@ -82,7 +78,7 @@ def replay(held_id):
 @bp.post("/quarantine/<int:held_id>/discard")
 def discard(held_id):
     """Mark a held body deliberately dropped; it stays in the database."""
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         if quarantine.get_held(conn, held_id) is None:
             abort(404)
         quarantine.resolve(conn, held_id, now())
@@ -95,7 +91,7 @@ def discard(held_id):
 def pause(name):
     """Stop delivering to an adapter until resumed; its deliveries wait, pending."""
     adapter = _configured(name)
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         changed = pauses.pause(conn, adapter, now())
     logged("pause", adapter=adapter, changed=changed)
     flash(f"{adapter} is paused." if changed else f"{adapter} was paused already.")
@@ -106,7 +102,7 @@ def pause(name):
 def resume(name):
     """Deliver to a paused adapter again."""
     adapter = _configured(name)
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         changed = pauses.resume(conn, adapter, now())
     logged("resume", adapter=adapter, changed=changed)
     flash(f"{adapter} is delivering again." if changed else f"{adapter} was not paused.")

@@ -3,11 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, select
 
-from ..store.tables import (
-    DEAD, DELIVERED, HELD, PENDING, deliveries, delivery_attempts, events, quarantine,
-)
+from ..backlog import DEAD_BY_ADAPTER, FINISHED, HELD_IN_QUARANTINE, PENDING_BY_ADAPTER, state_is
+from ..store.tables import DEAD, DELIVERED, deliveries, delivery_attempts, events
 
 
 @dataclass(frozen=True)
@@ -21,23 +20,9 @@ class AdapterCounts:
     oldest_pending: datetime | None = None
 
 
-# A literal condition the partial index on finished deliveries is declared with: SQLite
-# uses that index only when the query states its condition word for word.
-FINISHED = literal_column(f"deliveries.state <> '{PENDING}'")
-
-
-def _finished(state: str, adapter: str | None = None) -> list:
-    conditions = [FINISHED, deliveries.c.state == literal_column(f"'{state}'")]
-    if adapter is not None:
-        conditions.append(deliveries.c.adapter == adapter)
-    return conditions
-
-
 def dead_by_adapter(conn) -> dict[str, int]:
     """How many dead letters each adapter has, configured or not."""
-    rows = conn.execute(select(deliveries.c.adapter, func.count())
-                        .where(*_finished(DEAD)).group_by(deliveries.c.adapter))
-    return dict(rows.all())
+    return dict(conn.execute(DEAD_BY_ADAPTER).all())
 
 
 def adapter_counts(conn, names) -> list[AdapterCounts]:
@@ -47,22 +32,19 @@ def adapter_counts(conn, names) -> list[AdapterCounts]:
     partial index on finished deliveries and needs no grouping.
     """
     dead = dead_by_adapter(conn)
-    pending = {adapter: (total, oldest) for adapter, total, oldest in conn.execute(
-        select(deliveries.c.adapter, func.count(), func.min(deliveries.c.created_at))
-        .where(deliveries.c.state == literal_column(f"'{PENDING}'"))
-        .group_by(deliveries.c.adapter))}
+    pending = {adapter: (total, oldest)
+               for adapter, total, oldest in conn.execute(PENDING_BY_ADAPTER)}
     found = []
     for name in names:
-        delivered = conn.execute(select(func.count()).select_from(deliveries)
-                                 .where(*_finished(DELIVERED, name))).scalar_one()
+        delivered = conn.execute(select(func.count()).select_from(deliveries).where(
+            FINISHED, state_is(DELIVERED), deliveries.c.adapter == name)).scalar_one()
         waiting, oldest = pending.get(name, (0, None))
         found.append(AdapterCounts(name, delivered, waiting, dead.get(name, 0), oldest))
     return found
 
 
 def held_count(conn) -> int:
-    return conn.execute(select(func.count()).select_from(quarantine)
-                        .where(quarantine.c.state == HELD)).scalar_one()
+    return conn.execute(HELD_IN_QUARANTINE).scalar_one()
 
 
 def _hour(conn, column):
@@ -117,8 +99,7 @@ def dead_letters(conn, adapters, limit: int = DEAD_LIMIT) -> list[DeadLetter]:
                    events.c.kind, deliveries.c.conversation_id, deliveries.c.attempts,
                    deliveries.c.last_error, deliveries.c.finished_at)
             .join(events, events.c.seq == deliveries.c.event_seq)
-            .where(deliveries.c.state == literal_column(f"'{DEAD}'"),
-                   deliveries.c.adapter == adapter)
+            .where(state_is(DEAD), deliveries.c.adapter == adapter)
             .order_by(deliveries.c.id.desc()).limit(limit))
         found.extend(DeadLetter(*row) for row in rows)
     return sorted(found, key=lambda row: row.id, reverse=True)[:limit]

@@ -6,17 +6,15 @@ One set of kept adapters per process serves both, so the console adds no calls t
 
 from datetime import datetime
 
-from flask import current_app
-
-from ..health import EXTENSION as ADAPTER_CHECKS
 from ..readiness import Check
+from ..state import current
 
 
 def cached(refresh: bool = False) -> dict[str, Check]:
     """The current app's adapter checks; run first if a minute old or `refresh`."""
-    return current_app.extensions[ADAPTER_CHECKS].latest(refresh=refresh)
+    return current().adapter_checks.latest(refresh=refresh)
 
 
 def checked_at() -> datetime | None:
     """When the checks `cached` returns were run."""
-    return current_app.extensions[ADAPTER_CHECKS].checked_at
+    return current().adapter_checks.checked_at

@@ -7,16 +7,14 @@ and after restarts; deleting the row signs everyone out.
 import secrets as random
 from datetime import datetime, timezone
 
-from flask import current_app
 from sqlalchemy import select
 
-from ..store.db import get_engine
+from ..state import current
 from ..store.dialect import insert_for
 from ..store.tables import secrets
 from ..store.transactions import reading, transaction
 
 NAME = "console_session_key"
-EXTENSION = "receiver.console.key"
 
 
 def stored_key(engine) -> str:
@@ -36,7 +34,7 @@ def stored_key(engine) -> str:
 
 def signing_key() -> str:
     """The current app's key, read from the database once per process."""
-    key = current_app.extensions.get(EXTENSION)
-    if key is None:
-        key = current_app.extensions[EXTENSION] = stored_key(get_engine())
-    return key
+    receiver = current()
+    if receiver.console.signing_key is None:
+        receiver.console.signing_key = stored_key(receiver.engine)
+    return receiver.console.signing_key

@@ -1,16 +1,16 @@
 """The console's pages: each reads in one read-only transaction and renders one template."""
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Response, abort, render_template, request
 
-from ..config import get_settings
+from .. import clock
 from ..records import KINDS
+from ..state import current
 from ..store import events as event_store
 from ..store import pauses
 from ..store import quarantine as quarantine_store
-from ..store.db import get_engine
 from ..store.transactions import reading
 from . import backlog, bp, charts, checks, queries
 from .records import record_links
@@ -19,12 +19,8 @@ CHART_HOURS = 48
 OUTCOMES = ("delivered", "retry", "failed")
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _page(template: str, **values) -> Response:
-    html = render_template(f"console/{template}", now=now(), **values)
+    html = render_template(f"console/{template}", now=clock.now(), **values)
     # Stored text may hold lone surrogates (Rocket.Chat sent them as \ud800 escapes),
     # which UTF-8 cannot encode: they are shown as "?" rather than failing the page.
     return Response(html.encode("utf-8", "replace"), mimetype="text/html")
@@ -33,10 +29,10 @@ def _page(template: str, **values) -> Response:
 @bp.get("/")
 def overview():
     """Backlog per adapter, quarantine, and the last 48 hours in two charts."""
-    settings, moment = get_settings(), now()
+    settings, moment = current().settings, clock.now()
     hours = backlog.hours(moment, CHART_HOURS)
     since = hours[0]
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         counts = backlog.adapter_counts(conn, settings.adapters)
         held = backlog.held_count(conn)
         paused = pauses.paused(conn)
@@ -56,7 +52,7 @@ def overview():
 def conversations():
     """Search conversations, or list the latest ones."""
     text = (request.args.get("q") or "").strip()[:200]
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         found = queries.conversations(conn, text or None)
     return _page("conversations.html", q=text, conversations=found)
 
@@ -64,7 +60,7 @@ def conversations():
 @bp.get("/conversations/<path:room_id>")
 def conversation(room_id):
     """One room: who, its events in order with their deliveries, transcript, CRM records."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         timeline = queries.timeline(conn, room_id)
         if not timeline:
             abort(404)
@@ -75,7 +71,7 @@ def conversation(room_id):
         "conversation.html", room_id=room_id, timeline=timeline, deliveries=delivered,
         contact=latest.get("contact") or {}, room=latest.get("conversation") or {},
         agents=_agents(timeline), state=_state(timeline), transcript=_transcript(timeline),
-        records=record_links(references, get_settings().environ),
+        records=record_links(references, current().settings.environ),
     )
 
 
@@ -121,7 +117,7 @@ def events_list():
         kind = None
     before = request.args.get("before", type=int)
     after = request.args.get("after", type=int)
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         page = queries.event_page(conn, kind=kind, before=before, after=after)
     return _page("events.html", page=page, kind=kind, kinds=KINDS)
 
@@ -129,7 +125,7 @@ def events_list():
 @bp.get("/events/<event_id>")
 def event(event_id):
     """One event: normalized record, raw body, every delivery attempt."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         stored = event_store.get_event(conn, event_id[:40])
         if stored is None:
             abort(404)
@@ -142,17 +138,17 @@ def event(event_id):
 @bp.get("/dead-letters")
 def dead_letters():
     """Dead letters, newest first, with Retry per row and Retry all per adapter."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         dead_by_adapter = backlog.dead_by_adapter(conn)
         rows = backlog.dead_letters(conn, sorted(dead_by_adapter))
     return _page("dead_letters.html", rows=rows, dead_by_adapter=dead_by_adapter,
-                 configured=get_settings().adapters, limit=backlog.DEAD_LIMIT)
+                 configured=current().settings.adapters, limit=backlog.DEAD_LIMIT)
 
 
 @bp.get("/quarantine")
 def quarantine():
     """Held bodies with Replay and Discard."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         rows = quarantine_store.list_held(conn, limit=100)
     return _page("quarantine.html", rows=rows)
 
@@ -160,7 +156,7 @@ def quarantine():
 @bp.get("/quarantine/<int:held_id>")
 def held_body(held_id):
     """One held body, byte for byte, with its errors."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         held = quarantine_store.get_held(conn, held_id)
     if held is None:
         abort(404)
@@ -171,10 +167,10 @@ def held_body(held_id):
 @bp.get("/adapters")
 def adapters():
     """Each configured adapter: its last check and whether it is paused."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         paused = pauses.paused(conn)
     latest = checks.cached()
-    return _page("adapters.html", names=get_settings().adapters, paused=paused,
+    return _page("adapters.html", names=current().settings.adapters, paused=paused,
                  checks=latest, checked_at=checks.checked_at())
 
 
@@ -188,13 +184,5 @@ def age(value: datetime | None) -> str:
     """How long ago, roughly: `3 min`, `2 h 5 min`, `4 d 1 h`."""
     if value is None:
         return "–"
-    seconds = max(int((now() - value).total_seconds()), 0)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min" if minutes else f"{seconds} s"
+    return clock.span(max(clock.since(value), 0))
 

@@ -1,22 +1,19 @@
 """Creates the database engines with the durability and timeout settings each backend needs."""
 
 import os
-import weakref
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 from .liveness import ping_when_idle
 from .writelock import WriteLock
 
-EXTENSION = "receiver.engine"
 # The execution option that marks a connection's transactions as reads (transactions.reading).
 READ_ONLY = "receiver_read_only"
-
-# The write lock of each SQLite engine that has a database file.
-_write_locks: "weakref.WeakKeyDictionary[Engine, WriteLock]" = weakref.WeakKeyDictionary()
+# The execution option that carries an SQLite file's WriteLock, so the lock goes wherever
+# its engine goes, and every connection of the engine queues on the same lock.
+WRITE_LOCK = "receiver_write_lock"
 
 
 def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
@@ -62,7 +59,8 @@ def _sqlite_engine(parsed, timeout_seconds: float, flush_each_commit: bool) -> E
         create_private_file(Path(parsed.database))
     engine = create_engine(parsed, connect_args={"timeout": timeout_seconds})
     if on_disk:
-        _write_locks[engine] = WriteLock(f"{parsed.database}-writelock", timeout_seconds)
+        engine.update_execution_options(
+            **{WRITE_LOCK: WriteLock(f"{parsed.database}-writelock", timeout_seconds)})
 
     @event.listens_for(engine, "connect")
     def configure(dbapi_connection, record):
@@ -121,18 +119,6 @@ def make_worker_engine(url: str, timeout_seconds: float) -> Engine:
                                          "plan_cache_mode": "force_custom_plan"})
 
 
-def init_app(app, settings) -> None:
-    """Create the app's engine and keep it in `app.extensions`."""
-    app.extensions[EXTENSION] = make_engine(
-        settings.database_url, timeout_seconds=settings.store_timeout_seconds,
-    )
-
-
-def get_engine() -> Engine:
-    """The current app's engine."""
-    return current_app.extensions[EXTENSION]
-
-
 def write_lock(engine: Engine) -> WriteLock | None:
     """The lock that queues writers of an SQLite database file; None for other databases."""
-    return _write_locks.get(engine)
+    return engine.get_execution_options().get(WRITE_LOCK)

@@ -6,7 +6,6 @@ import threading
 from .schema import current_revision, head_revision, knows_revision
 
 log = logging.getLogger(__name__)
-EXTENSION = "receiver.upgrade_notice"
 
 
 def schema_problem(engine) -> str | None:
@@ -75,8 +74,3 @@ class UpgradeNotice:
             if not self._told:
                 log.error(problem)
                 self._told = True
-
-
-def notice(app) -> UpgradeNotice:
-    """The app's one notice, so each web process says it once."""
-    return app.extensions.setdefault(EXTENSION, UpgradeNotice())

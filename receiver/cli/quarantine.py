@@ -1,4 +1,4 @@
-"""Commands that inspect stored events and replay quarantined bodies."""
+"""The `quarantine` group: inspect held bodies, replay them after an upgrade, or discard them."""
 
 import json
 
@@ -6,60 +6,14 @@ import click
 from flask.cli import AppGroup
 
 from .. import intake
-from ..config import get_settings
-from ..store import events as event_store
+from ..clock import now
+from ..records import format_time
+from ..state import current
 from ..store import quarantine
-from ..store.db import get_engine
 from ..store.transactions import reading, transaction
-from ..records import KINDS, format_time
-from .common import now, when
+from .common import read_one, when
 from .tables import ago, echo_json, echo_table, json_option
 
-
-# --- events -----------------------------------------------------------------------------
-
-@click.group(cls=AppGroup)
-def events():
-    """Inspect stored events."""
-
-
-@events.command("list")
-@click.option("--kind", type=click.Choice(KINDS), help="only events of this kind")
-@click.option("--conversation", "conversation_id", help="only this room's events")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@json_option
-def events_list(kind, conversation_id, limit, as_json):
-    """List the newest events."""
-    with reading(get_engine()) as conn:
-        rows = event_store.list_events(conn, kind=kind, conversation_id=conversation_id,
-                                       limit=limit)
-    if as_json:
-        return echo_json([{"id": row.id, "kind": row.kind, "conversation_id": row.conversation_id,
-                           "received_at": format_time(row.received_at), "test": row.test}
-                          for row in rows])
-    echo_table(("EVENT", "RECEIVED", "KIND", "CONVERSATION", ""),
-               [(row.id, ago(row.received_at), row.kind, row.conversation_id or "-",
-                 "(test)" if row.test else "") for row in rows])
-
-
-@events.command("show")
-@click.argument("event_id")
-@click.option("--raw", is_flag=True, help="print the body exactly as Rocket.Chat sent it")
-def events_show(event_id, raw):
-    """Print one event's normalized record (it is JSON already), or its raw body."""
-    with reading(get_engine()) as conn:
-        row = event_store.get_event(conn, event_id)
-    if row is None:
-        raise click.ClickException(f"no event {event_id}")
-    if raw:
-        if row.raw is None:
-            raise click.ClickException(f"the raw body of {event_id} was redacted")
-        click.echo(row.raw.decode("utf-8", "replace"))
-    else:
-        echo_json(row.payload)
-
-
-# --- quarantine -------------------------------------------------------------------------
 
 @click.group("quarantine", cls=AppGroup)
 def quarantine_group():
@@ -73,7 +27,7 @@ def quarantine_group():
 @json_option
 def quarantine_list(state, limit, as_json):
     """List quarantined bodies."""
-    with reading(get_engine()) as conn:
+    with reading(current().engine) as conn:
         rows = quarantine.list_held(conn, state=None if state == "all" else state, limit=limit)
     if as_json:
         return echo_json([_held_summary(row) for row in rows])
@@ -94,10 +48,8 @@ def _held_summary(row) -> dict:
 @json_option
 def quarantine_show(held_id, as_json):
     """Print a quarantined body and its validation errors."""
-    with reading(get_engine()) as conn:
-        row = quarantine.get_held(conn, held_id)
-    if row is None:
-        raise click.ClickException(f"no quarantined body #{held_id}")
+    row = read_one(lambda conn: quarantine.get_held(conn, held_id),
+                   f"no quarantined body #{held_id}")
     if as_json:
         return echo_json({**_held_summary(row), "body": row.raw.decode("utf-8", "replace")})
     click.echo(f"#{row.id} {row.state}, received {row.times_received} time(s), "
@@ -112,14 +64,15 @@ def quarantine_show(held_id, as_json):
 def quarantine_replay(held_ids, replay_all):
     """Validate held bodies again (after an upgrade) and accept those that now pass."""
     if replay_all:
-        with reading(get_engine()) as conn:
+        with reading(current().engine) as conn:
             held_ids = [row.id for row in quarantine.list_held(conn, limit=1_000_000)]
     if not held_ids:
         raise click.UsageError("name one or more quarantine ids, or pass --all")
-    failed = 0
+    failed, receiver = 0, current()
     for held_id in held_ids:
         try:
-            outcome = intake.replay_held(get_engine(), held_id, get_settings().adapters, now())
+            outcome = intake.replay_held(receiver.engine, held_id, receiver.settings.adapters,
+                                         now())
         except (LookupError, intake.BadBody) as error:
             raise click.ClickException(str(error)) from None
         if isinstance(outcome, intake.Accepted):
@@ -135,7 +88,7 @@ def quarantine_replay(held_ids, replay_all):
 @click.argument("held_id", type=int)
 def quarantine_discard(held_id):
     """Mark a held body as deliberately dropped (it stays listable)."""
-    with transaction(get_engine()) as conn:
+    with transaction(current().engine) as conn:
         if quarantine.get_held(conn, held_id) is None:
             raise click.ClickException(f"no quarantined body #{held_id}")
         quarantine.resolve(conn, held_id, now())
