@@ -5,8 +5,8 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from .store import deliveries
+from .store.errors import StoreUnavailable
 from .store.pauses import PausedSet
-from .store.transactions import StoreUnavailable, transaction
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class Pace:
         return max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(self.seconds, 1e-6))))
 
 
-class Claims:
+class HeldClaims:
     """The deliveries one worker has claimed and not yet attempted, in due order."""
 
     def __init__(self, engine, adapters, worker: str, lease_seconds: float):
@@ -48,37 +48,34 @@ class Claims:
         self.lease_seconds = lease_seconds
         self.pace = Pace()
         self.paused = PausedSet(engine)
-        self.held: deque[deliveries.Claim] = deque()
+        self.batch: deque[deliveries.Claim] = deque()
         self.give_back_at: datetime | None = None  # set with each batch
 
     def next(self, now: datetime) -> deliveries.Claim | None:
         """The next claim of the batch in hand, or of a new batch when that one is done."""
-        if self.held and now >= self.give_back_at:
+        if self.batch and now >= self.give_back_at:
             self.give_back()
-        if not self.held:
+        if not self.batch:
             # A paused adapter's deliveries are not claimed, so they are neither attempted
             # nor counted until it is resumed.
             paused = self.paused.current()
             adapters = [name for name in self.adapters if name not in paused]
-            # One statement on PostgreSQL; on SQLite, two inside one write transaction.
-            with transaction(self.engine, one_statement=True) as conn:
-                self.held.extend(deliveries.claim(conn, adapters, self.worker, now,
-                                                  self.lease_seconds, self.pace.batch()))
+            self.batch.extend(deliveries.claim_due(self.engine, adapters, self.worker, now,
+                                                   self.lease_seconds, self.pace.batch()))
             # A batch held four times as long as planned (a CRM that slowed down) is given
             # back for whichever worker comes next, and never kept past half its lease:
             # an attempt itself ends by 45 % of it (adapters/deadline.py).
             self.give_back_at = now + min(timedelta(seconds=4 * BATCH_SECONDS),
                                           timedelta(seconds=self.lease_seconds / 2))
-        return self.held.popleft() if self.held else None
+        return self.batch.popleft() if self.batch else None
 
     def give_back(self) -> None:
         """Release the claims not attempted yet, so no other worker waits out their lease."""
-        held, self.held = list(self.held), deque()
+        held, self.batch = list(self.batch), deque()
         if not held:
             return
         try:
-            with transaction(self.engine, one_statement=True) as conn:
-                deliveries.release(conn, held, self.worker)
+            deliveries.release(self.engine, held, self.worker)
         except StoreUnavailable as error:
             log.warning("could not give back %d claimed deliveries; they are free again when "
                         "their lease ends: %s", len(held), error)

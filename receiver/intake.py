@@ -9,8 +9,7 @@ from .dedup import dedup_key, event_id
 from .jsontext import OutOfRange, load_json
 from .schemas import ValidationError, bounded, limits, parse_event, storable_type
 from .store import events as event_store
-from .store import links, quarantine
-from .store.transactions import driver_cursor, driver_transaction, transaction
+from .store import quarantine
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +108,11 @@ def prepare(body: dict, raw: bytes, event, now: datetime) -> event_store.NewEven
     return event_store.NewEvent.from_record(event, key, raw)
 
 
-def admit(cursor, dialect, new: event_store.NewEvent, adapters) -> Accepted:
-    """Store a prepared event on a DBAPI cursor, unless an identical one is already stored."""
-    created = event_store.insert_event(cursor, dialect, new, adapters)
+def _accepted(new: event_store.NewEvent, created: bool, references: dict | None = None):
+    """The answer for an event stored now (`created`) or by an earlier identical request."""
     return Accepted(event_id=new.id, kind=new.kind, source_type=new.source_type,
-                    conversation_id=new.conversation_id, duplicate=not created)
+                    conversation_id=new.conversation_id, duplicate=not created,
+                    references=references or {})
 
 
 def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime, *,
@@ -125,34 +124,24 @@ def accept(engine, raw: bytes, adapters: tuple[str, ...], now: datetime, *,
     """
     examined = examine(raw)
     if examined.errors is not None:
-        with transaction(engine, one_statement=True) as conn:
-            held_id = quarantine.hold(conn, raw, examined.source_type, examined.errors, now)
+        held_id = quarantine.hold(engine, raw, examined.source_type, examined.errors, now)
         return Quarantined(held_id=held_id, source_type=examined.source_type,
                            errors=examined.errors)
     new = prepare(examined.body, raw, examined.event, now)
-    # One statement on PostgreSQL (the read after it commits); on the driver's own
-    # connection, as this runs for every accepted webhook.
-    with driver_transaction(engine, one_statement=True) as cursor:
-        accepted = admit(cursor, engine.dialect, new, adapters)
-        if write_back and accepted.conversation_id:
-            references = links.known(cursor, engine.dialect, accepted.conversation_id)
-            accepted = replace(accepted, references=references)
-    return accepted
+    stored = event_store.store(engine, new, adapters, with_links=write_back)
+    return _accepted(new, stored.created, stored.references)
 
 
 def replay_held(engine, held_id: int, adapters: tuple[str, ...], now: datetime):
     """Validate a quarantined body again; on success store it and mark it accepted."""
-    with transaction(engine) as conn:
-        held = quarantine.get_held(conn, held_id)
-        if held is None:
-            raise LookupError(f"no quarantined body with id {held_id}")
-        examined = examine(held.raw)
+    def judge(raw: bytes):
+        examined = examine(raw)
         if examined.errors is not None:
-            quarantine.record_errors(conn, held_id, examined.errors)
-            return Quarantined(held_id=held_id, source_type=held.source_type,
-                               errors=examined.errors)
-        new = prepare(examined.body, held.raw, examined.event, now)
-        with driver_cursor(conn) as cursor:
-            accepted = admit(cursor, conn.dialect, new, adapters)
-        quarantine.resolve(conn, held_id, now, event_id=accepted.event_id)
-        return accepted
+            return examined.errors
+        return prepare(examined.body, raw, examined.event, now)
+
+    replayed = quarantine.replay(engine, held_id, judge, adapters, now)
+    if replayed.errors is not None:
+        return Quarantined(held_id=held_id, source_type=replayed.source_type,
+                           errors=replayed.errors)
+    return _accepted(replayed.new, replayed.created)

@@ -4,6 +4,14 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+# Answers that say "not now" rather than "never": timeout, too early, too many requests.
+RETRIED_STATUSES = frozenset({408, 425, 429})
+
+
+def worth_retrying(status: int) -> bool:
+    """Whether an HTTP answer with this status may succeed later: 408, 425, 429 and any 5xx."""
+    return status in RETRIED_STATUSES or status >= 500
+
 
 @dataclass(frozen=True)
 class RetryPolicy:

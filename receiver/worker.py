@@ -10,13 +10,13 @@ from datetime import datetime, timezone
 
 from .adapters import deadline
 from .adapters.base import Delivered, Failed, RetryLater
-from .claims import Claims
+from .claims import HeldClaims
 from .counters import DELIVERIES
 from .logs import fields
 from .raised import RaisedPolicy
 from .retry import RetryPolicy
-from .store import attempts, deliveries, links
-from .store.transactions import StoreUnavailable, driver_cursor, driver_transaction, transaction
+from .store import deliveries, outcomes
+from .store.errors import StoreUnavailable
 from .store.upgrade_needed import UpgradeNotice
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Worker:
         self.attempt_seconds = deadline.attempt_seconds(lease_seconds)
         self.name = name or worker_name()
         self.upgrade_notice = UpgradeNotice()
-        self.claims = Claims(engine, adapters, self.name, lease_seconds)
+        self.claims = HeldClaims(engine, adapters, self.name, lease_seconds)
 
     def step(self) -> bool:
         """Deliver one due delivery; False when none is due."""
@@ -111,46 +111,19 @@ class Worker:
 
     def store(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
         """Write the outcome and any record ids it reported; False if the lease was lost."""
-        references = getattr(outcome, "references", None)
-        conversation_id = (claim.event.get("conversation") or {}).get("id")
-        if not (references and conversation_id):
-            # On the driver's own connection: this runs for every delivery. On PostgreSQL the
-            # outcome and then the attempt each commit on their own, without BEGIN and COMMIT
-            # round trips; an attempt lost between them only leaves the console's history short.
-            with driver_transaction(self.engine, one_statement=True) as cursor:
-                return self.apply(cursor, claim, outcome, attempted_at) and \
-                    self.note(cursor, claim, outcome, attempted_at)
-        # Record ids are written with the outcome, so they need a real transaction.
-        with transaction(self.engine) as conn:
-            with driver_cursor(conn) as cursor:
-                finished = self.apply(cursor, claim, outcome, attempted_at) and \
-                    self.note(cursor, claim, outcome, attempted_at)
-            if finished:
-                links.remember(conn, conversation_id, claim.adapter, references, utcnow())
-            return finished
+        now = utcnow()
+        return outcomes.finish(self.engine, claim, self.name,
+                               self.stored(claim, outcome, attempted_at, now), now)
 
-    def note(self, cursor, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
-        """Add the attempt to the delivery's history, for the console, beside its outcome."""
-        attempts.record(cursor, self.engine.dialect, claim.id, claim.attempts, attempted_at,
-                        OUTCOME_NAMES[type(outcome)], getattr(outcome, "reason", None))
-        return True
-
-    def apply(self, cursor, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
-        """Finish the delivery, or set its next try, as `outcome` says."""
-        now, dialect = utcnow(), self.engine.dialect
-        if isinstance(outcome, Delivered):
-            return deliveries.mark_delivered(cursor, dialect, claim, self.name, now,
-                                             attempted_at=attempted_at)
-        if isinstance(outcome, Failed):
-            return deliveries.mark_dead(cursor, dialect, claim, self.name, now, outcome.reason,
-                                        attempted_at=attempted_at)
-        due = self.policy.next_due(claim.attempts, now, claim.retries_since, outcome.delay)
-        if due is None:
-            reason = f"{outcome.reason} (gave up after {claim.attempts} attempts)"
-            return deliveries.mark_dead(cursor, dialect, claim, self.name, now, reason,
-                                        attempted_at=attempted_at)
-        return deliveries.mark_retry(cursor, dialect, claim, self.name, due, outcome.reason,
-                                     attempted_at=attempted_at)
+    def stored(self, claim: deliveries.Claim, outcome, attempted_at: datetime,
+               now: datetime) -> outcomes.Outcome:
+        """The outcome as the store records it, with a retry's next try as the policy sets it."""
+        due = None
+        if isinstance(outcome, RetryLater):
+            due = self.policy.next_due(claim.attempts, now, claim.retries_since, outcome.delay)
+        return outcomes.Outcome(OUTCOME_NAMES[type(outcome)], attempted_at,
+                                reason=getattr(outcome, "reason", None), due_at=due,
+                                references=getattr(outcome, "references", None))
 
     def run(self, stop: threading.Event) -> None:
         """Deliver until `stop` is set; the delivery in hand is always finished first."""

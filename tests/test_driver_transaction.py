@@ -62,9 +62,9 @@ def insert(cursor, engine, value: str) -> None:
     cursor.execute(f"INSERT INTO probe (id) VALUES ({marker})", (value,))
 
 
-@pytest.mark.parametrize("one_statement", [False, True])
-def test_what_the_block_wrote_is_committed(engine, probe, one_statement):
-    with driver_transaction(engine, one_statement=one_statement) as cursor:
+@pytest.mark.parametrize("postgresql_autocommit", [False, True])
+def test_what_the_block_wrote_is_committed(engine, probe, postgresql_autocommit):
+    with driver_transaction(engine, postgresql_autocommit=postgresql_autocommit) as cursor:
         insert(cursor, engine, "a")
     assert stored_ids(engine) == ["a"]
 
@@ -85,17 +85,17 @@ def test_a_database_error_is_store_unavailable(engine, probe):
     with driver_transaction(engine) as cursor:
         insert(cursor, engine, "a")
     with pytest.raises(StoreUnavailable):
-        with driver_transaction(engine, one_statement=True) as cursor:
+        with driver_transaction(engine, postgresql_autocommit=True) as cursor:
             insert(cursor, engine, "a")
 
 
 @pytest.mark.parametrize("failing", [False, True])
-def test_a_pooled_connection_goes_back_to_transactions_after_one_statement(
+def test_a_pooled_connection_goes_back_to_transactions_after_autocommit(
         postgres_engine, failing):
     engine = postgres_engine
     with probe_table(engine):
         with pytest.raises(RuntimeError) if failing else nullcontext():
-            with driver_transaction(engine, one_statement=True) as cursor:
+            with driver_transaction(engine, postgresql_autocommit=True) as cursor:
                 insert(cursor, engine, "a")
                 if failing:
                     raise RuntimeError("boom")
@@ -105,18 +105,18 @@ def test_a_pooled_connection_goes_back_to_transactions_after_one_statement(
         assert stored_ids(engine) == ["a"]
 
 
-@pytest.mark.parametrize("one_statement", [False, True])
+@pytest.mark.parametrize("postgresql_autocommit", [False, True])
 def test_a_connection_the_server_dropped_is_not_handed_out_again(
-        postgres_engine, postgres_url, one_statement):
+        postgres_engine, postgres_url, postgresql_autocommit):
     engine = postgres_engine
     with freeze_time("2026-11-21 12:00:00"):  # within the idle window: no ping would catch it
-        with driver_transaction(engine, one_statement=True) as cursor:
+        with driver_transaction(engine, postgresql_autocommit=True) as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             (killed,) = cursor.fetchone()
         assert terminate_backends(postgres_url, killed) == 1
         with pytest.raises(StoreUnavailable):  # a 503 the sender retries
-            with driver_transaction(engine, one_statement=one_statement) as cursor:
+            with driver_transaction(engine, postgresql_autocommit=postgresql_autocommit) as cursor:
                 cursor.execute("SELECT 1")
-        with driver_transaction(engine, one_statement=True) as cursor:
+        with driver_transaction(engine, postgresql_autocommit=True) as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             assert cursor.fetchone()[0] != killed

@@ -13,9 +13,8 @@ from receiver import cli
 from receiver.config import normalize_database_url
 from receiver.store import contacts, schema
 from receiver.store.db import make_engine
-from receiver.store.deliveries import claim
+from receiver.store.deliveries import claim_due
 from receiver.store.tables import metadata
-from receiver.store.transactions import transaction
 
 from .postgres import throwaway_postgres_database
 
@@ -68,8 +67,7 @@ def test_upgrade_from_the_first_schema_keeps_data_and_claims_work(empty_engine):
             {"now": NOW})
     schema.upgrade(empty_engine)
     assert differences(empty_engine) == []
-    with transaction(empty_engine) as conn:
-        (held,) = claim(conn, ["http"], "w", NOW, 30)
+    (held,) = claim_due(empty_engine, ["http"], "w", NOW, 30)
     assert held.event_id == "evt_1" and held.event["kind"] == "message.visitor"
 
 

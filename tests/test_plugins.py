@@ -13,7 +13,9 @@ from receiver.adapters.log import LogAdapter
 from receiver.config import ConfigError, load_settings
 from receiver.writeback import enabled
 
-from .conftest import delivery_states, drain, payload
+from .builders import payload
+from .delivering import drain
+from .stored import delivery_states
 
 PLUGIN = Path(__file__).parent / "plugin_pkg"
 

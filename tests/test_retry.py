@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from receiver.retry import RetryPolicy
+from receiver.retry import RetryPolicy, worth_retrying
 
 T0 = datetime(2025, 3, 4, 12, 0, tzinfo=timezone.utc)
 NO_JITTER = RetryPolicy(jitter=0)
@@ -58,3 +58,11 @@ def test_about_eighty_attempts_over_three_days():
         now = due
     assert 75 < attempts < 85
     assert now - T0 > timedelta(days=2, hours=22)
+
+
+@pytest.mark.parametrize("status, retried", [
+    (408, True), (425, True), (429, True), (500, True), (503, True), (599, True),
+    (400, False), (401, False), (404, False), (409, False), (422, False), (301, False),
+])
+def test_only_timeouts_rate_limits_and_server_errors_are_worth_retrying(status, retried):
+    assert worth_retrying(status) is retried

@@ -13,10 +13,11 @@ from receiver.adapters import Adapter
 from receiver.adapters.log import LogAdapter
 from receiver.claims import MAX_BATCH, Pace
 from receiver.state import current
-from receiver.store import deliveries
+from receiver.store import deliveries, outcomes
 from receiver.store.db import make_engine
 from receiver.store.tables import deliveries as deliveries_table
-from receiver.store.transactions import StoreUnavailable, driver_cursor, transaction
+from receiver.store.errors import StoreUnavailable
+from receiver.store.transactions import transaction
 from receiver.worker import Worker, build_worker
 
 from .builders import payload, room, rooms, visitor_message
@@ -207,15 +208,14 @@ def test_an_expired_lease_is_taken_over_and_the_old_claim_cannot_finish(
         app, post, worker, crm, engine):
     with freeze_time(T0) as clock:
         post(payload("e-message-agent"))
-        with transaction(engine) as conn:  # a worker that claims, then is killed
-            (lost,) = deliveries.claim(conn, ["http"], "killed-worker",
-                                       worker_now(), lease_seconds=5)
+        # a worker that claims, then is killed
+        (lost,) = deliveries.claim_due(engine, ["http"], "killed-worker", worker_now(),
+                                       lease_seconds=5)
         assert drain(worker) == 0  # the lease still holds
         clock.tick(6)
         assert drain(worker) == 1
-        with transaction(engine) as conn, driver_cursor(conn) as cursor:
-            assert not deliveries.mark_delivered(cursor, conn.dialect, lost, "killed-worker",
-                                                 worker_now(), attempted_at=worker_now())
+        delivered = outcomes.Outcome("delivered", attempted_at=worker_now())
+        assert not outcomes.finish(engine, lost, "killed-worker", delivered, worker_now())
     row = only_delivery(engine)
     assert row.state == "delivered" and row.attempts == 2
     assert len(crm.delivered_ids()) == 1
@@ -361,8 +361,7 @@ def test_a_batch_holds_only_the_head_of_each_conversation(post, engine):
     first_of_b = post(room(payload("e-message-visitor"), "b")).get_json()["id"]
     offline = post(payload("e-offline-message")).get_json()["id"]
     post(room(payload("e-message-agent"), "b"))
-    with transaction(engine) as conn:
-        held = deliveries.claim(conn, ["http"], "w", worker_now(), 30, batch=10)
+    held = deliveries.claim_due(engine, ["http"], "w", worker_now(), 30, batch=10)
     assert [claim.event_id for claim in held] == [first_of_a, first_of_b, offline]
     assert all(claim.attempts == 1 for claim in held)
 

@@ -7,6 +7,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
+from ..retry import worth_retrying
 from . import deadline, deadline_sockets
 from .base import Adapter, Delivered, Failed, RetryLater
 
@@ -14,7 +15,6 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "rocketchat-crm-receiver"
 REQUEST_TIMEOUT_SECONDS = 10.0
-RETRIED_STATUSES = {408, 425, 429}
 
 
 class ApiError(Exception):
@@ -67,7 +67,7 @@ def error_for(response: requests.Response, service: str, *, message: str, creden
     status = response.status_code
     if status in (401, 403):
         return Permanent(f"{service} HTTP {status} (check {credentials}): {message}")
-    if status in RETRIED_STATUSES or status >= 500:
+    if worth_retrying(status):
         return Transient(f"{service} HTTP {status}: {message}", delay)
     return Permanent(f"{service} HTTP {status}: {message}")
 

@@ -14,8 +14,9 @@ from urllib3.util import make_headers, parse_url
 
 from ..config import HTTP_TIMEOUT_SECONDS, ConfigError, read_number, read_required
 from ..jsontext import dump_json
+from ..retry import worth_retrying
 from . import deadline, deadline_sockets
-from .api import RETRIED_STATUSES, retry_after_seconds
+from .api import retry_after_seconds
 from .base import Adapter, Delivered, Failed, RetryLater
 
 
@@ -54,7 +55,7 @@ def outcome_for(response: urllib3.BaseHTTPResponse, now: datetime):
     if 200 <= status < 300:
         return Delivered(detail=f"HTTP {status}")
     summary = f"HTTP {status}: {response.data.decode('utf-8', 'replace')[:200]}"
-    if status in RETRIED_STATUSES or status >= 500:
+    if worth_retrying(status):
         return RetryLater(summary, retry_after_seconds(response.headers.get("Retry-After"), now))
     if 300 <= status < 400:
         return Failed(f"{summary} (redirected to {response.headers.get('Location')}; "

@@ -9,8 +9,7 @@ from flask.cli import with_appcontext
 
 from ..clock import now
 from ..state import current
-from ..store import links, retention
-from ..store.transactions import reading, transaction
+from ..store import retention
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -49,28 +48,19 @@ def prune(older_than, include_dead, prune_quarantine, held_too, redact_raw_after
     On a terminal it first says what would go and asks; run from a scheduler, it just prunes.
     """
     cutoff, engine = now() - older_than, current().engine
-    redact_before = None if redact_raw_after is None else now() - redact_raw_after
+    options = {"keep_dead": not include_dead, "include_quarantine": prune_quarantine,
+               "held_too": held_too,
+               "redact_before": None if redact_raw_after is None else now() - redact_raw_after}
     if dry_run or (on_a_terminal() and not assume_yes):
-        for line in _plan(engine, cutoff, include_dead, prune_quarantine, held_too, redact_before):
+        for line in _lines(retention.would_prune(engine, cutoff, **options), cutoff,
+                           planned=True):
             click.echo(line)
         if dry_run:
             return
         click.confirm("prune these?", abort=True)
-    total = _in_batches(engine, lambda conn: retention.prune_events(
-        conn, cutoff, keep_dead=not include_dead))
-    click.echo(f"pruned {total} event(s) received before {_moment(cutoff)}")
-    with transaction(engine) as conn:
-        forgotten = links.prune(conn, cutoff)
-    click.echo(f"forgot the CRM record ids of {forgotten} conversation link(s) not updated "
-               f"since {_moment(cutoff)}")
-    if prune_quarantine:
-        with transaction(engine) as conn:
-            removed = retention.prune_quarantine(conn, cutoff, held_too=held_too)
-        click.echo(f"deleted {removed} quarantine row(s)")
-    if redact_before is not None:
-        redacted = _in_batches(engine, lambda conn: retention.redact_raw(
-            conn, redact_before, now()))
-        click.echo(f"redacted the raw body of {redacted} event(s)")
+    pruned = retention.prune(engine, cutoff, now(), **options)
+    for line in _lines(pruned, cutoff):
+        click.echo(line)
 
 
 def on_a_terminal() -> bool:
@@ -82,33 +72,19 @@ def _moment(value) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC"
 
 
-def _plan(engine, cutoff, include_dead, prune_quarantine, held_too, redact_before) -> list[str]:
-    """What a prune with these options would do now, one line per kind of row."""
-    with reading(engine) as conn:
-        lines = [
-            f"would prune {retention.count_prunable(conn, cutoff, keep_dead=not include_dead)} "
-            f"event(s) received before {_moment(cutoff)}",
-            f"would forget the CRM record ids of {links.count_stale(conn, cutoff)} "
-            f"conversation link(s) not updated since {_moment(cutoff)}",
-        ]
-        if prune_quarantine:
-            count = retention.count_quarantine(conn, cutoff, held_too=held_too)
-            lines.append(f"would delete {count} quarantine row(s)")
-        if redact_before is not None:
-            count = retention.count_redactable(conn, redact_before)
-            lines.append(f"would redact the raw body of {count} event(s)")
+# What each line says the prune did, and in a dry run, what it would do.
+VERBS = {False: ("pruned", "forgot", "deleted", "redacted"),
+         True: ("would prune", "would forget", "would delete", "would redact")}
+
+
+def _lines(pruned: retention.Pruned, cutoff, *, planned: bool = False) -> list[str]:
+    """One line per kind of row the prune touched, or with `planned`, would touch."""
+    prune_, forget, delete, redact = VERBS[planned]
+    lines = [f"{prune_} {pruned.events} event(s) received before {_moment(cutoff)}",
+             f"{forget} the CRM record ids of {pruned.links} conversation link(s) not updated "
+             f"since {_moment(cutoff)}"]
+    if pruned.quarantine is not None:
+        lines.append(f"{delete} {pruned.quarantine} quarantine row(s)")
+    if pruned.redacted is not None:
+        lines.append(f"{redact} the raw body of {pruned.redacted} event(s)")
     return lines
-
-
-def _in_batches(engine, batch) -> int:
-    """Run `batch` in its own short transaction until it does nothing; how much it did.
-
-    Small transactions keep web and worker processes from waiting on the prune.
-    """
-    total = 0
-    while True:
-        with transaction(engine) as conn:
-            done = batch(conn)
-        if not done:
-            return total
-        total += done

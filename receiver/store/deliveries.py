@@ -1,4 +1,4 @@
-"""Delivery rows: claimed under a lease, finished by their claimant, retried or replayed."""
+"""Delivery rows: claimed under a lease, retried or replayed (`outcomes.py` finishes them)."""
 
 import json
 from dataclasses import dataclass
@@ -8,8 +8,8 @@ from functools import lru_cache
 from sqlalchemy import Integer, and_, bindparam, func, literal_column, or_, select, update
 
 from .dialect import insert_for
-from .prepared import Prepared
-from .tables import DEAD, DELIVERED, PENDING, deliveries, events
+from .tables import DEAD, PENDING, deliveries, events
+from .transactions import transaction
 from .types import UTCDateTime
 
 
@@ -46,7 +46,7 @@ class DeliveryRow:
     lease_expires_at: datetime | None
 
 
-def claimable():
+def _due_heads():
     """A query for the ids of the next `batch` due deliveries that head their conversation.
 
     Candidates are walked in due order off `ix_deliveries_claim`, each checked with one
@@ -97,7 +97,7 @@ def _claim_statement(dialect_name: str):
     """Built once: claims run all the time, and building one costs more than running it."""
     claim = (
         update(deliveries)
-        .where(deliveries.c.id.in_(claimable()))
+        .where(deliveries.c.id.in_(_due_heads()))
         .values(lease_owner=bindparam("worker"),
                 lease_expires_at=bindparam("lease_expires_at", type_=UTCDateTime),
                 attempts=deliveries.c.attempts + 1)
@@ -109,28 +109,29 @@ def _claim_statement(dialect_name: str):
     return claim.returning(*CLAIMED, deliveries.c.event_seq)
 
 
-def claim(conn, adapters, worker: str, now: datetime, lease_seconds: float,
-          batch: int = 1) -> list[Claim]:
+def claim_due(engine, adapters, worker: str, now: datetime, lease_seconds: float,
+              batch: int = 1) -> list[Claim]:
     """Claim up to `batch` due deliveries for `worker`, with their events, in due order.
 
-    One statement on PostgreSQL; two on SQLite, which the caller runs in one transaction.
+    One statement on PostgreSQL, which commits on its own; two on SQLite, in one transaction.
     """
     if not adapters:
         return []
-    rows = conn.execute(_claim_statement(conn.dialect.name), {
-        "now": now, "adapters": list(adapters), "worker": worker, "batch": batch,
-        "lease_expires_at": now + timedelta(seconds=lease_seconds),
-    }).all()
-    if conn.dialect.name == "postgresql":
-        claims = [_claim(row, row.event_id, row.payload) for row in rows]
-    elif rows:
-        found = conn.execute(_claimed_events_statement(),
-                             {"seqs": [row.event_seq for row in rows]})
-        payloads = {event.seq: event for event in found}
-        claims = [_claim(row, payloads[row.event_seq].id, payloads[row.event_seq].payload)
-                  for row in rows]
-    else:
-        claims = []
+    with transaction(engine, postgresql_autocommit=True) as conn:
+        rows = conn.execute(_claim_statement(conn.dialect.name), {
+            "now": now, "adapters": list(adapters), "worker": worker, "batch": batch,
+            "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        }).all()
+        if conn.dialect.name == "postgresql":
+            claims = [_claim_of(row, row.event_id, row.payload) for row in rows]
+        elif rows:
+            found = conn.execute(_claimed_events_statement(),
+                                 {"seqs": [row.event_seq for row in rows]})
+            payloads = {event.seq: event for event in found}
+            claims = [_claim_of(row, payloads[row.event_seq].id, payloads[row.event_seq].payload)
+                      for row in rows]
+        else:
+            claims = []
     # RETURNING comes in no promised order; deliveries are attempted in due order.
     return sorted(claims, key=lambda held: (held.due_at, held.id))
 
@@ -141,69 +142,25 @@ def _claimed_events_statement():
         events.c.seq.in_(bindparam("seqs", expanding=True)))
 
 
-def _claim(row, event_id: str, payload: str) -> Claim:
+def _claim_of(row, event_id: str, payload: str) -> Claim:
     return Claim(id=row.id, adapter=row.adapter, attempts=row.attempts,
                  retries_since=row.retries_since, due_at=row.due_at, event_id=event_id,
                  event=json.loads(payload), last_error=row.last_error)
 
 
-def release(conn, claims: list[Claim], worker: str) -> int:
+def release(engine, claims: list[Claim], worker: str) -> int:
     """Give back claims `worker` never attempted, as if they had not been claimed."""
     if not claims:
         return 0
-    result = conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id.in_([held.id for held in claims]),
-               deliveries.c.lease_owner == worker,
-               deliveries.c.state == PENDING)
-        .values(lease_owner=None, lease_expires_at=None, attempts=deliveries.c.attempts - 1))
-    return result.rowcount
-
-
-def _finish_statement(columns: tuple[str, ...]):
-    # Only the lease holder may record an outcome: a worker whose lease expired and was
-    # taken over must not overwrite the new holder's result.
-    return (
-        update(deliveries)
-        .where(deliveries.c.id == bindparam("claim_id"),
-               deliveries.c.lease_owner == bindparam("worker"),
-               deliveries.c.state == PENDING)
-        .values(lease_owner=None, lease_expires_at=None,
-                **{name: bindparam(f"v_{name}", type_=deliveries.c[name].type)
-                   for name in columns})
-    )
-
-
-def _finish(cursor, dialect, claim: Claim, worker: str, **values) -> bool:
-    """Record an outcome on a DBAPI cursor; False if the lease was lost meanwhile."""
-    columns = tuple(sorted(values))
-    # Compiled once per set of columns: a worker finishes every delivery it claims.
-    statement = Prepared.once(f"deliveries.finish:{','.join(columns)}",
-                              lambda dialect_name: _finish_statement(columns), dialect)
-    parameters = {"claim_id": claim.id, "worker": worker,
-                  **{f"v_{name}": value for name, value in values.items()}}
-    return statement.run(cursor, parameters).rowcount == 1
-
-
-# Each runs on a DBAPI cursor (see `transactions.driver_transaction`) of a `dialect` database.
-# `attempted_at`, when the adapter was called (in a batch, a little after the claim),
-# becomes `last_attempt_at`.
-def mark_delivered(cursor, dialect, claim: Claim, worker: str, now: datetime, *,
-                   attempted_at: datetime) -> bool:
-    return _finish(cursor, dialect, claim, worker, state=DELIVERED, finished_at=now,
-                   last_error=None, last_attempt_at=attempted_at)
-
-
-def mark_retry(cursor, dialect, claim: Claim, worker: str, due_at: datetime, reason: str, *,
-               attempted_at: datetime) -> bool:
-    return _finish(cursor, dialect, claim, worker, due_at=due_at, last_error=reason,
-                   last_attempt_at=attempted_at)
-
-
-def mark_dead(cursor, dialect, claim: Claim, worker: str, now: datetime, reason: str, *,
-              attempted_at: datetime) -> bool:
-    return _finish(cursor, dialect, claim, worker, state=DEAD, finished_at=now,
-                   last_error=reason, last_attempt_at=attempted_at)
+    with transaction(engine, postgresql_autocommit=True) as conn:  # one statement
+        result = conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_([held.id for held in claims]),
+                   deliveries.c.lease_owner == worker,
+                   deliveries.c.state == PENDING)
+            .values(lease_owner=None, lease_expires_at=None,
+                    attempts=deliveries.c.attempts - 1))
+        return result.rowcount
 
 
 def _row_query():

@@ -1,7 +1,7 @@
 """Stores accepted events with their deliveries, and reads them back."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import String, bindparam, func, insert, literal, select, true, update
@@ -9,17 +9,18 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from .. import records
 from ..jsontext import dump_json
+from . import links
 from .dialect import insert_in
 from .prepared import Prepared
 from .tables import PENDING, deliveries, events
+from .transactions import driver_transaction
 from .types import UTCDateTime
 
 
 @dataclass(frozen=True)
-class StoredEvent:
-    """An event row: the normalized payload plus bookkeeping."""
+class EventFields:
+    """What an event row says of its event, stored or about to be."""
 
-    seq: int
     id: str
     kind: str
     source_type: str | None
@@ -27,8 +28,15 @@ class StoredEvent:
     test: bool
     occurred_at: datetime | None
     received_at: datetime
+    raw: bytes | None  # None once redacted
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredEvent(EventFields):
+    """An event row: the normalized payload plus bookkeeping."""
+
+    seq: int
     payload: dict
-    raw: bytes | None
     resends: int = 0  # how many more times Rocket.Chat sent it
 
 
@@ -81,20 +89,12 @@ def _prepared(name: str, dialect) -> Prepared:
     return Prepared.once(f"events.{name}", _STATEMENTS[name], dialect)
 
 
-@dataclass(frozen=True)
-class NewEvent:
+@dataclass(frozen=True, kw_only=True)
+class NewEvent(EventFields):
     """An event row ready to insert, serialized before any transaction opens."""
 
-    id: str
     dedup_key: str
-    kind: str
-    source_type: str | None
-    conversation_id: str | None
-    test: bool
-    occurred_at: datetime | None
-    received_at: datetime
     payload: str
-    raw: bytes
 
     @classmethod
     def from_record(cls, event: records.Event, dedup_key: str, raw: bytes) -> "NewEvent":
@@ -106,11 +106,34 @@ class NewEvent:
         )
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What storing an event did: whether it is new, and the conversation's known record ids."""
+
+    created: bool
+    references: dict = field(default_factory=dict)  # by adapter, when asked for
+
+
+def store(engine, new: NewEvent, adapters: tuple[str, ...], *,
+          with_links: bool = False) -> Stored:
+    """Store the event with one pending delivery per adapter, unless its key is already taken.
+
+    With `with_links`, the CRM record ids already known for its conversation are read in the
+    same transaction. One statement on PostgreSQL (the read after it commits); on the
+    driver's own connection, as this runs for every accepted webhook.
+    """
+    with driver_transaction(engine, postgresql_autocommit=True) as cursor:
+        created = insert_event(cursor, engine.dialect, new, adapters)
+        if not (with_links and new.conversation_id):
+            return Stored(created)
+        return Stored(created, links.known(cursor, engine.dialect, new.conversation_id))
+
+
 def insert_event(cursor, dialect, new: NewEvent, adapters: tuple[str, ...]) -> bool:
     """Store the event and one pending delivery per adapter; False if its key was already taken.
 
-    A duplicate is counted on the stored event instead. Runs on a DBAPI `cursor` (see
-    `transactions.driver_transaction`) of a `dialect` database.
+    A duplicate is counted on the stored event instead. Runs on a DBAPI `cursor` of a
+    `dialect` database, inside the caller's transaction.
     """
     row = {f"e_{name}": getattr(new, name) for name in EVENT_COLUMNS}
     targets = adapters if new.kind != "unknown" else ()

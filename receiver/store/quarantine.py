@@ -4,12 +4,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import select, update
 
+from . import events
 from .dialect import insert_for
 from ..jsontext import dump_json
 from .tables import ACCEPTED, DISCARDED, HELD, quarantine
+from .transactions import driver_cursor, transaction
 
 
 @dataclass(frozen=True)
@@ -28,18 +31,51 @@ class HeldBody:
     event_id: str | None
 
 
-def hold(conn, raw: bytes, source_type: str | None, errors: dict, now: datetime) -> int:
+@dataclass(frozen=True)
+class Replayed:
+    """A held body validated again: the event it became (and whether that was new), or the
+    errors that still refuse it."""
+
+    source_type: str | None
+    new: events.NewEvent | None = None
+    created: bool = False
+    errors: dict | None = None
+
+
+def hold(engine, raw: bytes, source_type: str | None, errors: dict, now: datetime) -> int:
     """Quarantine `raw`; the same body sent again bumps its count. Returns the row id."""
     digest = hashlib.sha256(raw).hexdigest()
-    statement = insert_for(conn, quarantine).values(
-        digest=digest, source_type=source_type, errors=dump_json(errors), raw=raw,
-        state=HELD, times_received=1, received_at=now, last_received_at=now,
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["digest"],
-        set_={"times_received": quarantine.c.times_received + 1, "last_received_at": now},
-    ).returning(quarantine.c.id)
-    return conn.execute(statement).scalar_one()
+    with transaction(engine, postgresql_autocommit=True) as conn:  # one statement
+        statement = insert_for(conn, quarantine).values(
+            digest=digest, source_type=source_type, errors=dump_json(errors), raw=raw,
+            state=HELD, times_received=1, received_at=now, last_received_at=now,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["digest"],
+            set_={"times_received": quarantine.c.times_received + 1, "last_received_at": now},
+        ).returning(quarantine.c.id)
+        return conn.execute(statement).scalar_one()
+
+
+def replay(engine, held_id: int, judge: Callable[[bytes], "events.NewEvent | dict"],
+           adapters: tuple[str, ...], now: datetime) -> Replayed:
+    """Judge a held body again, in one transaction: store the event it becomes and mark the
+    body accepted, or keep the errors that still refuse it; LookupError if there is none.
+
+    `judge(raw)` answers the prepared event, or the field errors that refuse it.
+    """
+    with transaction(engine) as conn:
+        held = get_held(conn, held_id)
+        if held is None:
+            raise LookupError(f"no quarantined body with id {held_id}")
+        judged = judge(held.raw)
+        if not isinstance(judged, events.NewEvent):
+            record_errors(conn, held_id, judged)
+            return Replayed(held.source_type, errors=judged)
+        with driver_cursor(conn) as cursor:
+            created = events.insert_event(cursor, conn.dialect, judged, adapters)
+        resolve(conn, held_id, now, event_id=judged.id)
+        return Replayed(held.source_type, new=judged, created=created)
 
 
 def _held(row) -> HeldBody:

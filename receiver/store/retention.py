@@ -1,12 +1,70 @@
 """Keeps the tables from growing forever: prunes finished events, redacts raw bodies."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, exists, func, select, update
 
+from . import links
 from .tables import ACCEPTED, DEAD, DISCARDED, HELD, PENDING, deliveries, events, quarantine
+from .transactions import reading, transaction
 
 BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """How many rows of each kind a prune removed (or, in a dry run, would remove)."""
+
+    events: int
+    links: int
+    quarantine: int | None = None  # None unless asked to prune quarantine rows
+    redacted: int | None = None  # None unless asked to redact raw bodies
+
+
+def prune(engine, older_than: datetime, now: datetime, *, keep_dead: bool = True,
+          include_quarantine: bool = False, held_too: bool = False,
+          redact_before: datetime | None = None) -> Pruned:
+    """Delete finished events and stale CRM links older than `older_than`, and as asked,
+    quarantine rows that old and the raw bodies of events received before `redact_before`.
+
+    Each batch is its own short transaction, so web and worker processes hardly wait on it.
+    """
+    pruned = _in_batches(engine, lambda conn: prune_events(conn, older_than,
+                                                            keep_dead=keep_dead))
+    with transaction(engine) as conn:
+        forgotten = links.prune(conn, older_than)
+    removed = redacted = None
+    if include_quarantine:
+        with transaction(engine) as conn:
+            removed = prune_quarantine(conn, older_than, held_too=held_too)
+    if redact_before is not None:
+        redacted = _in_batches(engine, lambda conn: redact_raw(conn, redact_before, now))
+    return Pruned(pruned, forgotten, removed, redacted)
+
+
+def would_prune(engine, older_than: datetime, *, keep_dead: bool = True,
+                include_quarantine: bool = False, held_too: bool = False,
+                redact_before: datetime | None = None) -> Pruned:
+    """What `prune` with these options would remove now, changing nothing."""
+    with reading(engine) as conn:
+        return Pruned(
+            count_prunable(conn, older_than, keep_dead=keep_dead),
+            links.count_stale(conn, older_than),
+            count_quarantine(conn, older_than, held_too=held_too) if include_quarantine else None,
+            count_redactable(conn, redact_before) if redact_before is not None else None,
+        )
+
+
+def _in_batches(engine, batch) -> int:
+    """Run `batch` in its own short transaction until it does nothing; how much it did."""
+    total = 0
+    while True:
+        with transaction(engine) as conn:
+            done = batch(conn)
+        if not done:
+            return total
+        total += done
 
 
 def _finished(older_than: datetime, *, keep_dead: bool):

@@ -7,23 +7,22 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from .db import READ_ONLY, write_lock
+from .errors import StoreUnavailable
 from .writelock import WriteLockTimeout, busy_timeout_pragma
 
 
-class StoreUnavailable(Exception):
-    """The store could not commit within the bounded time; the sender should retry."""
-
-
 @contextmanager
-def transaction(engine: Engine, *, one_statement: bool = False):
+def transaction(engine: Engine, *, postgresql_autocommit: bool = False):
     """A committed transaction, or StoreUnavailable if the database cannot take it in time.
 
-    With `one_statement`, the caller runs a single statement, which PostgreSQL commits on
-    its own: no BEGIN and COMMIT round trips. SQLite always takes its write lock up front,
-    queueing on the file's WriteLock first; its own wait gets only what is left of the timeout.
+    With `postgresql_autocommit`, PostgreSQL commits each statement on its own, without
+    BEGIN and COMMIT round trips: for a caller that runs one statement there, or whose
+    statements need not stand or fall together. SQLite always runs one transaction, taking
+    its write lock up front, queueing on the file's WriteLock first; its own wait gets only
+    what is left of the timeout.
     """
     with _unavailable_on_failure(engine):
-        if one_statement and engine.dialect.name == "postgresql":
+        if postgresql_autocommit and engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 yield conn
         else:
@@ -51,7 +50,7 @@ def reading(engine: Engine):
 
 
 @contextmanager
-def driver_transaction(engine: Engine, *, one_statement: bool = False):
+def driver_transaction(engine: Engine, *, postgresql_autocommit: bool = False):
     """`transaction` on the pooled driver connection itself, yielding a DBAPI cursor.
 
     For the webhook's insert and the worker's outcomes, each run once per event:
@@ -60,7 +59,7 @@ def driver_transaction(engine: Engine, *, one_statement: bool = False):
     layers). The pool, its checkout ping and SQLite's connection settings still apply.
     """
     dialect = engine.dialect
-    autocommit = one_statement and dialect.name == "postgresql"
+    autocommit = postgresql_autocommit and dialect.name == "postgresql"
     with _unavailable_on_failure(engine), _queued_writer(engine) as seconds_left:
         connection = engine.raw_connection()
         driver = connection.driver_connection
