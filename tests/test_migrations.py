@@ -86,3 +86,42 @@ def test_an_installation_without_migration_scripts_says_so(runner, monkeypatch):
     assert result.exit_code == 1
     assert "holds no migration scripts" in result.output
     assert "Traceback" not in result.output
+
+
+def contact_index_definitions(conn, expressions: dict[str, str]) -> dict[str, str]:
+    """How the database itself writes each contact index, and an index on each live expression.
+
+    On PostgreSQL both are written by `pg_get_indexdef`, which normalizes the expression;
+    the live ones are built in a transaction that is rolled back.
+    """
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                 "AND name LIKE 'ix_events_contact_%'"))
+        return {name: sql for name, sql in rows}
+    found = {}
+    for name, expression in expressions.items():
+        conn.execute(text(f"CREATE INDEX live_{name} ON events ({expression}) "
+                          f"WHERE {contacts.INDEXED}"))
+        found[name] = conn.execute(text("SELECT pg_get_indexdef(CAST(:name AS regclass))"),
+                                   {"name": f"live_{name}"}).scalar_one()
+    return found
+
+
+def test_the_migrated_contact_indexes_are_those_the_console_queries(empty_engine):
+    schema.upgrade(empty_engine)
+    dialect = empty_engine.dialect.name
+    live = {contacts.index_name(dialect, field): contacts.expression(dialect, field)
+            for field in contacts.FIELDS}
+    with empty_engine.connect() as conn:
+        if dialect == "sqlite":
+            migrated = contact_index_definitions(conn, live)
+            assert set(migrated) == set(live)
+            for name, expression in live.items():
+                assert f"({expression}) WHERE {contacts.INDEXED}" in migrated[name]
+            return
+        migrated = {name: conn.execute(text("SELECT pg_get_indexdef(CAST(:name AS regclass))"),
+                                       {"name": name}).scalar_one() for name in live}
+        built = contact_index_definitions(conn, live)
+        conn.rollback()
+    assert {name: definition.replace(f"live_{name}", name) for name, definition in built.items()} \
+        == migrated
