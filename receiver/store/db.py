@@ -14,6 +14,8 @@ READ_ONLY = "receiver_read_only"
 # The execution option that carries an SQLite file's WriteLock, so the lock goes wherever
 # its engine goes, and every connection of the engine queues on the same lock.
 WRITE_LOCK = "receiver_write_lock"
+# The execution option that carries the engine's store timeout, for waits its callers add.
+STORE_TIMEOUT = "receiver_store_timeout"
 
 
 def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
@@ -31,7 +33,9 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, timeout_seconds, flush_each_commit)
+        engine = _sqlite_engine(parsed, timeout_seconds, flush_each_commit)
+        engine.update_execution_options(**{STORE_TIMEOUT: timeout_seconds})
+        return engine
     millis = int(timeout_seconds * 1000)
     flush = "" if flush_each_commit else " -c synchronous_commit=off"
     planner = "".join(f" -c {name}={value}" for name, value in (planner_settings or {}).items())
@@ -48,6 +52,7 @@ def make_engine(url: str, *, timeout_seconds: float = 3.0, pool_size: int = 2,
             "options": f"-c statement_timeout={millis} -c lock_timeout={millis}{flush}{planner}",
         },
     )
+    engine.update_execution_options(**{STORE_TIMEOUT: timeout_seconds})
     if pre_ping:
         ping_when_idle(engine)
     return engine
@@ -122,3 +127,8 @@ def make_worker_engine(url: str, timeout_seconds: float) -> Engine:
 def write_lock(engine: Engine) -> WriteLock | None:
     """The lock that queues writers of an SQLite database file; None for other databases."""
     return engine.get_execution_options().get(WRITE_LOCK)
+
+
+def store_timeout(engine: Engine) -> float:
+    """How long the engine's callers may wait for the store, in seconds."""
+    return engine.get_execution_options()[STORE_TIMEOUT]

@@ -3,17 +3,17 @@
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import String, bindparam, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from .. import records
 from ..jsontext import dump_json
-from . import links
+from . import group_commit, links
 from .dialect import insert_in
 from .prepared import Prepared
 from .tables import PENDING, deliveries, events
-from .transactions import driver_transaction
 from .types import UTCDateTime
 
 
@@ -120,13 +120,20 @@ def store(engine, new: NewEvent, adapters: tuple[str, ...], *,
 
     With `with_links`, the CRM record ids already known for its conversation are read in the
     same transaction. One statement on PostgreSQL (the read after it commits); on the
-    driver's own connection, as this runs for every accepted webhook.
+    driver's own connection, as this runs for every accepted webhook; the answer waits
+    for the commit that holds it, which events arriving together share.
     """
-    with driver_transaction(engine, postgresql_autocommit=True) as cursor:
-        created = insert_event(cursor, engine.dialect, new, adapters)
-        if not (with_links and new.conversation_id):
-            return Stored(created)
-        return Stored(created, links.known(cursor, engine.dialect, new.conversation_id))
+    # Events that arrive together share one commit (group_commit.py).
+    return group_commit.shared(engine).submit(
+        partial(_store, engine.dialect, new, adapters, with_links))
+
+
+def _store(dialect, new: NewEvent, adapters: tuple[str, ...], with_links: bool,
+           cursor) -> Stored:
+    created = insert_event(cursor, dialect, new, adapters)
+    if not (with_links and new.conversation_id):
+        return Stored(created)
+    return Stored(created, links.known(cursor, dialect, new.conversation_id))
 
 
 def insert_event(cursor, dialect, new: NewEvent, adapters: tuple[str, ...]) -> bool:

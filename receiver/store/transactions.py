@@ -50,17 +50,20 @@ def reading(engine: Engine):
 
 
 @contextmanager
-def driver_transaction(engine: Engine, *, postgresql_autocommit: bool = False):
+def driver_transaction(engine: Engine, *, postgresql_autocommit: bool = False,
+                       deadline: float | None = None):
     """`transaction` on the pooled driver connection itself, yielding a DBAPI cursor.
 
     For the webhook's insert and the worker's outcomes, each run once per event:
     SQLAlchemy's Connection costs about a quarter of a millisecond of CPU per transaction
     around them (checkout, events, BEGIN, COMMIT and reset each pass through several
     layers). The pool, its checkout ping and SQLite's connection settings still apply.
+    `deadline` (a `time.monotonic()` value) ends the wait for SQLite's write lock before the
+    store timeout would, for a writer that has already waited its turn (group_commit.py).
     """
     dialect = engine.dialect
     autocommit = postgresql_autocommit and dialect.name == "postgresql"
-    with _unavailable_on_failure(engine), _queued_writer(engine) as seconds_left:
+    with _unavailable_on_failure(engine), _queued_writer(engine, deadline) as seconds_left:
         connection = engine.raw_connection()
         driver = connection.driver_connection
         try:
@@ -102,11 +105,11 @@ def driver_cursor(conn):
         cursor.close()  # SQLite commits only once no statement of it is still open
 
 
-def _queued_writer(engine: Engine):
+def _queued_writer(engine: Engine, deadline: float | None = None):
     """On an SQLite file, the wait for its WriteLock, yielding the seconds left for SQLite's
     own wait; elsewhere, nothing to wait for (None)."""
     lock = write_lock(engine)
-    return lock.held() if lock else nullcontext()
+    return lock.held(deadline) if lock else nullcontext()
 
 
 @contextmanager

@@ -41,13 +41,15 @@ class WriteLock:
         _instances.add(self)
 
     @contextmanager
-    def held(self):
+    def held(self, deadline: float | None = None):
         """Hold the lock for the block, yielding the seconds left of `timeout_seconds`.
 
-        Raises WriteLockTimeout when the lock is not free within `timeout_seconds`.
+        Raises WriteLockTimeout when the lock is not free within `timeout_seconds`, or by
+        `deadline` (a `time.monotonic()` value) for a writer that has waited already.
         """
-        deadline = time.monotonic() + self.timeout_seconds
-        if not self._threads.acquire(timeout=self.timeout_seconds):
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout_seconds
+        if not self._threads.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise WriteLockTimeout(f"another thread held {self.path} for {self.timeout_seconds} s")
         try:
             # A descriptor per hold: a few microseconds, and nothing for a fork to share.

@@ -1,0 +1,168 @@
+"""GroupCommit: concurrent writes share a transaction, each caller answered after it commits."""
+
+import threading
+import time
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import text
+
+from receiver.store.group_commit import GroupCommit, _Ticket
+from receiver.store.errors import StoreUnavailable
+
+from .builders import TOKEN, visitor_message
+from .stored import count
+
+
+class Refused(Exception):
+    """The database refused one write."""
+
+
+class Store:
+    """A `run` for GroupCommit that records each transaction's items and can be held open."""
+
+    def __init__(self, refuse=()):
+        self.transactions: list[list] = []
+        self.refuse = set(refuse)
+        self.hold = threading.Event()
+        self.hold.set()
+        self.running = threading.Event()
+
+    def run(self, items, deadline):
+        self.running.set()
+        self.hold.wait()
+        if self.refuse.intersection(items):
+            raise Refused(f"refused {sorted(self.refuse.intersection(items))}")
+        self.transactions.append(list(items))
+        return [f"stored {item}" for item in items]
+
+
+def submit_in_thread(group, item, answers):
+    def target():
+        try:
+            answers[item] = group.submit(item)
+        except Exception as error:
+            answers[item] = error
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+def wait_until(condition):
+    for _ in range(10_000):
+        if condition():
+            return
+        time.sleep(0.001)
+    raise AssertionError("condition never held")
+
+
+def test_a_write_alone_commits_alone():
+    store = Store()
+    group = GroupCommit(store.run, timeout_seconds=3)
+    assert group.submit("a") == "stored a"
+    assert store.transactions == [["a"]]
+
+
+def test_writes_arriving_during_a_commit_share_the_next_one():
+    store = Store()
+    group = GroupCommit(store.run, timeout_seconds=3)
+    store.hold.clear()
+    answers = {}
+    first = submit_in_thread(group, "a", answers)
+    store.running.wait()
+    rest = [submit_in_thread(group, item, answers) for item in "bcd"]
+    wait_until(lambda: len(group._pending) == 3)
+    store.hold.set()
+    for thread in [first, *rest]:
+        thread.join()
+    assert store.transactions[0] == ["a"]
+    assert sorted(store.transactions[1]) == ["b", "c", "d"]
+    assert len(store.transactions) == 2
+    assert answers == {item: f"stored {item}" for item in "abcd"}
+
+
+def test_a_refused_write_fails_alone_and_the_others_are_stored():
+    store = Store(refuse={"c"})
+    group = GroupCommit(store.run, timeout_seconds=3)
+    store.hold.clear()
+    answers = {}
+    first = submit_in_thread(group, "a", answers)
+    store.running.wait()
+    rest = [submit_in_thread(group, item, answers) for item in "bcd"]
+    wait_until(lambda: len(group._pending) == 3)
+    store.hold.set()
+    for thread in [first, *rest]:
+        thread.join()
+    assert isinstance(answers.pop("c"), Refused)
+    assert answers == {item: f"stored {item}" for item in "abd"}
+    assert sorted(map(tuple, store.transactions)) == [("a",), ("b",), ("d",)]
+
+
+def test_a_write_that_gets_no_turn_in_time_is_refused_and_never_written():
+    store = Store()
+    group = GroupCommit(store.run, timeout_seconds=0.01)
+    store.hold.clear()
+    answers = {}
+    first = submit_in_thread(group, "a", answers)
+    store.running.wait()
+    with pytest.raises(StoreUnavailable, match="no turn to write within 0.01 s"):
+        group.submit("b")
+    store.hold.set()
+    first.join()
+    assert group._pending == []
+    assert store.transactions == [["a"]]
+
+
+def test_a_shared_transaction_that_ran_out_of_time_is_not_tried_again_write_by_write():
+    with freeze_time("2026-12-01 12:00:00") as frozen:
+        calls = []
+
+        def run(items, deadline):
+            calls.append(list(items))
+            frozen.tick(5)  # the store answered only after the timeout
+            raise StoreUnavailable("timed out")
+
+        group = GroupCommit(run, timeout_seconds=3)
+        ticket_items = ["a", "b"]
+        # Two writes taken together, as a turn takes every write waiting.
+        batch = [_Ticket(item, time.monotonic() + 3) for item in ticket_items]
+        group._commit(batch)
+    assert calls == [["a", "b"]]
+    assert all(isinstance(ticket.error, StoreUnavailable) for ticket in batch)
+
+
+def post_from_threads(app, bodies_by_thread) -> list:
+    """Post each thread's bodies at once from as many threads; every answer, in no order."""
+    answers, start = [], threading.Barrier(len(bodies_by_thread))
+
+    def target(bodies):
+        client = app.test_client()
+        start.wait()
+        for body in bodies:
+            answers.append(client.post("/webhooks/rocketchat", json=body,
+                                       headers={"X-RocketChat-Livechat-Token": TOKEN}))
+    threads = [threading.Thread(target=target, args=(bodies,)) for bodies in bodies_by_thread]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_concurrent_webhooks_are_each_stored_once_with_their_deliveries(app, engine):
+    bodies = [[visitor_message(f"room{t}", f"msg{t}-{n}") for n in range(20)] for t in range(8)]
+    answers = post_from_threads(app, bodies)
+    assert sorted({answer.status_code for answer in answers}) == [200]
+    assert len({answer.get_json()["id"] for answer in answers}) == 160
+    assert not any(answer.get_json()["duplicate"] for answer in answers)
+    assert count(engine, "events") == count(engine, "deliveries") == 160
+
+
+def test_the_same_event_sent_at_once_from_eight_threads_is_stored_once(app, engine):
+    body = visitor_message("room1", "msg1")
+    answers = post_from_threads(app, [[body]] * 8)
+    assert [answer.status_code for answer in answers] == [200] * 8
+    assert sorted(answer.get_json()["duplicate"] for answer in answers) == [False] + [True] * 7
+    assert count(engine, "events") == count(engine, "deliveries") == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT resends FROM events")).scalar_one() == 7
