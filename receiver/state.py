@@ -30,7 +30,8 @@ class Receiver:
     write_back: bool
     # The /metrics backlog gauges, read at most every few seconds.
     backlog: Backlog
-    # The adapters' connection checks /readyz and the console share.
+    # The adapters' connection checks /readyz and the console share: kept as long as the
+    # process, so the adapters' tokens and connections are too.
     adapter_checks: AdapterChecks
     # Says once per process that the schema needs `receiver db upgrade`.
     upgrade_notice: UpgradeNotice = field(default_factory=UpgradeNotice)

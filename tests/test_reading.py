@@ -3,7 +3,7 @@
 import pytest
 
 from receiver import cli
-from receiver.store.db import write_lock
+from receiver.state import current
 
 from .builders import payload
 from .locks import StoreLock
@@ -25,10 +25,10 @@ LISTINGS = (["events", "list"], ["deliveries", "list"], ["deliveries", "summary"
             ["quarantine", "list"])
 
 
-def test_reads_answer_while_writers_hold_the_database(engine, client, runner, post):
+def test_reads_answer_while_writers_hold_the_database(app, engine, client, runner, post):
     event_id = post(payload("e-message-visitor")).get_json()["id"]
     # A writer in this process holds the queue for the write lock, another the lock itself.
-    with write_lock(engine).held(), StoreLock(engine):
+    with current(app).write_lock.held(), StoreLock(engine):
         assert client.get("/readyz").get_json() == {"status": "ok", "checks": {"store": "ok"}}
         scrape = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
         assert "receiver_store_up 1.0" in scrape.get_data(as_text=True)
