@@ -14,7 +14,9 @@ Both CRM adapters follow these rules, tried in this order (the README repeats th
 Chat visitors are not verified, so a field the CRM already holds is never overwritten,
 unless the operator names it in the adapter's OVERWRITE_FIELDS setting; the visitor-token
 field is never overwritten. Every identifier the visitor gave is then linked to the
-chosen record, so later events, conversations and worker processes update it by id.
+chosen record, so later events, conversations and worker processes update it by id; with
+the link the database keeps a digest of each field synced, so an event that brings no field
+beyond those (a message, or the close of a returning visitor) costs no matching call at all.
 
 A create whose answer is lost may have been made: its claim is kept for the CRM's search
 lag, so no delivery creates the record again before search could show it.
@@ -27,7 +29,7 @@ from typing import Protocol
 
 from .api import ApiError, Transient
 from .identities import IdentityLinks, Taken, utcnow
-from .memo import Memo, fingerprint
+from .memo import Memo, field_digests, fingerprint
 from .people import Person
 from ..store.identities import digest
 
@@ -114,12 +116,32 @@ class Matcher:
         if (remembered := self.memo.get(remembered_as)) is not None:
             return remembered
         rows = self.links.known(records.scope, keys)
-        match = (self.linked(records, keys, rows, wanted) or self.found(records, person, wanted)
-                 or self.created(records, keys, wanted))
-        if any(key not in rows or rows[key].record_id != match.record_id for key in keys):
-            self.links.link(records.scope, keys, match.record_id, match.matched_by)
+        match = self.unchanged(keys, rows, wanted)
+        if match is None:
+            match = (self.linked(records, keys, rows, wanted)
+                     or self.found(records, person, wanted)
+                     or self.created(records, keys, wanted))
+            # A note that warns of a name needs the name the record holds, so such a match
+            # is not kept as synced: the record is read again next time.
+            quiet = match.caution(person.name) is None
+            synced = " ".join(sorted(field_digests(wanted))) if quiet else None
+            if any(key not in rows or rows[key].record_id != match.record_id
+                   or rows[key].synced != synced for key in keys):
+                self.links.link(records.scope, keys, match.record_id, match.matched_by, synced)
         self.memo.put(remembered_as, match)
         return match
+
+    def unchanged(self, keys: list[str], rows: dict, wanted: dict) -> Match | None:
+        """The linked record, without asking the CRM, when every identifier is linked to it
+        and each wanted field was synced to it before as it is now."""
+        linked = [rows.get(key) for key in keys]
+        if not all(row and row.record_id and row.synced for row in linked) or \
+                len({row.record_id for row in linked}) != 1:
+            return None
+        synced = set.intersection(*(set(row.synced.split()) for row in linked))
+        if not field_digests(wanted) <= synced:
+            return None
+        return Match(linked[0].record_id, linked[0].matched_by or "created")
 
     def linked_id(self, records: Records, person: Person) -> str | None:
         """The record a remembered link names for the visitor, without asking the CRM."""
@@ -186,6 +208,18 @@ class Matcher:
         if written:
             records.update(match.record_id, written)
         return match
+
+    def settled(self, records: Records, person: Person, wanted: dict) -> bool:
+        """True when `match` will answer without asking the CRM (same fields synced before)."""
+        keys = keys_of(person)
+        if self.memo.get((records.scope, tuple(keys), fingerprint(wanted))) is not None:
+            return True
+        return self.unchanged(keys, self.links.known(records.scope, keys), wanted) is not None
+
+    def forget(self, records: Records, record_id: str) -> None:
+        """Forget a record the CRM no longer has, here and in the database."""
+        self.links.forget(records.scope, record_id)
+        self.memo.items.clear()  # the memo is keyed by visitor; few records are ever deleted
 
     def close(self) -> None:
         self.links.close()

@@ -2,7 +2,7 @@
 
 from urllib.parse import quote
 
-from ..api import ApiSession, Permanent, Transient, asked_delay, error_for, json_of
+from ..api import ApiError, ApiSession, Permanent, Transient, asked_delay, error_for, json_of
 from ..matching import LostAnswer
 from .auth import THROTTLED_DELAY, AccessTokens
 
@@ -10,6 +10,7 @@ API_PATH = "/crm/v8"
 DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
 CREDENTIALS = "RECEIVER_ZOHO_REFRESH_TOKEN and its scope ZohoCRM.modules.ALL"
 EXPIRED_TOKEN_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE"}
+BATCH_SIZE = 100  # records (or notes) Zoho takes in one write
 
 
 def first_result(body: dict) -> dict:
@@ -124,9 +125,22 @@ class ZohoClient:
                 return contents
             page += 1
 
-    def add_note(self, module: str, record_id: str, title: str, content: str) -> str:
-        return self.written_id(self.call("POST", f"/{module}/{record_id}/Notes", json={
-            "data": [{"Note_Title": title, "Note_Content": content}]}))
+    def add_notes(self, notes: list[tuple[str, str, str, str]]) -> list[str | ApiError]:
+        """Add notes (module, record id, title, content) in one call per hundred: each one's
+        id, or the error Zoho gave for it; Zoho answers one result per note, in order."""
+        made: list[str | ApiError] = []
+        for start in range(0, len(notes), BATCH_SIZE):
+            chunk = notes[start:start + BATCH_SIZE]
+            answer = self.call("POST", "/Notes", json={"data": [{
+                "Note_Title": title, "Note_Content": content,
+                "Parent_Id": {"module": {"api_name": module}, "id": record_id},
+            } for module, record_id, title, content in chunk]})
+            results = answer.get("data") or []
+            for n in range(len(chunk)):
+                result = results[n] if n < len(results) else {}
+                made.append(str(result["details"]["id"]) if result.get("status") == "success"
+                            else record_error(result))
+        return made
 
     def update_note(self, note_id: str, title: str, content: str) -> None:
         self.written_id(self.call("PUT", f"/Notes/{quote(note_id, safe='')}", json={
