@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .api import ApiAdapter, ApiError, ApiSession, Permanent, Transient
 from .base import Delivered, Failed, Outcome, RetryLater
 from .identities import IdentityLinks
-from .matching import Match, Matcher, Records, keys_of
+from .matching import Creating, Match, Matcher, Records, keys_of
 from .people import Person, from_event
 
 BATCH_SIZE = 100  # HubSpot's and Zoho's batch calls take up to 100 records each
@@ -145,7 +145,10 @@ class CrmAdapter(ApiAdapter):
             person = from_event(event)
             records = self.records_for(event)
             job = Job(event, person, records, self.wanted(person, records))
-            job.outcome = self.unmatched(event, person, records)
+            try:
+                job.outcome = self.unmatched(event, person, records)
+            except ApiError as error:  # the database, asked for a remembered link
+                job.fail(error)
             jobs.append(job)
         for batch in rounds([job for job in jobs if job.outcome is None]):
             self.match(batch)
@@ -155,21 +158,48 @@ class CrmAdapter(ApiAdapter):
         return jobs
 
     def match(self, jobs: list[Job]) -> None:
-        """Match each job's visitor, with what `look_up` found at once for them all."""
+        """Match each job's visitor, with what `look_up` found at once for them all, and
+        create the records of those not found together."""
         try:
-            lookups = self.look_up(jobs)
+            views = self.look_up(jobs)
         except ApiError as error:
             for job in jobs:
                 job.fail(error)
             return
+        creating: dict[Records, list[tuple[Job, Creating]]] = {}
         for job in jobs:
+            records = views.get(job.records, job.records)
             try:
-                job.match = self.matcher.match(lookups.get(job.records, job.records),
-                                               job.person, job.wanted)
+                begun = self.matcher.begin(records, job.person, job.wanted)
             except ApiError as error:
                 job.fail(error)
                 continue
-            job.note = self.note_of(job.event, job.match.caution(job.person.name))
+            if isinstance(begun, Creating):
+                creating.setdefault(records, []).append((job, begun))
+            else:
+                job.match = begun
+        for records, claims in creating.items():
+            made = self.create_records(records, [claim.wanted for _, claim in claims])
+            for (job, claim), result in zip(claims, made):
+                try:
+                    job.match = self.matcher.complete(records, job.person, claim, result)
+                except ApiError as error:
+                    job.fail(error)
+        for job in jobs:
+            if job.match is not None:
+                job.note = self.note_of(job.event, job.match.caution(job.person.name))
+
+    def create_records(self, records: Records,
+                       wanted: list[dict]) -> list[tuple[str, bool] | ApiError]:
+        """Create a record for each of `wanted`: (id, True if a unique field's value already
+        belonged to it) or the error, in order; by default one call each."""
+        made = []
+        for fields in wanted:
+            try:
+                made.append(records.create(fields))
+            except ApiError as error:
+                made.append(error)
+        return made
 
     def write_notes(self, jobs: list[Job]) -> None:
         """Rewrite the notes the database knows, create the others (in one call per module)."""

@@ -99,6 +99,22 @@ def fields_to_write(held: dict, wanted: dict, overwrite=frozenset(), protected=f
     return written
 
 
+@dataclass(frozen=True)
+class Creating:
+    """A visitor no record was found for: its identifiers, their rows, the fields to write,
+    and the owner of the claim to create the record."""
+
+    keys: list
+    rows: dict
+    wanted: dict
+    owner: str | None
+
+
+def remembered_as(records: Records, keys: list[str], wanted: dict) -> tuple:
+    """What the memo keeps a match under: the module, the identifiers and the fields."""
+    return records.scope, tuple(keys), fingerprint(wanted)
+
+
 class Matcher:
     """Chooses and updates each visitor's record by the rules above."""
 
@@ -111,24 +127,61 @@ class Matcher:
 
     def match(self, records: Records, person: Person, wanted: dict) -> Match:
         """The visitor's record, holding what `wanted` may fill; links remembered."""
+        begun = self.begin(records, person, wanted)
+        if isinstance(begun, Match):
+            return begun
+        try:
+            made = records.create(wanted)
+        except ApiError as error:
+            made = error
+        return self.complete(records, person, begun, made)
+
+    def begin(self, records: Records, person: Person, wanted: dict) -> Match | Creating:
+        """The visitor's record as `match` chooses it, or, when none is found, the claim to
+        create it: `complete` takes the create's result (several may be made in one call)."""
         keys = keys_of(person)
-        remembered_as = (records.scope, tuple(keys), fingerprint(wanted))
-        if (remembered := self.memo.get(remembered_as)) is not None:
+        if (remembered := self.memo.get(remembered_as(records, keys, wanted))) is not None:
             return remembered
         rows = self.links.known(records.scope, keys)
         match = self.unchanged(keys, rows, wanted)
-        if match is None:
-            match = (self.linked(records, keys, rows, wanted)
-                     or self.found(records, person, wanted)
-                     or self.created(records, keys, wanted))
-            # A note that warns of a name needs the name the record holds, so such a match
-            # is not kept as synced: the record is read again next time.
-            quiet = match.caution(person.name) is None
-            synced = " ".join(sorted(field_digests(wanted))) if quiet else None
-            if any(key not in rows or rows[key].record_id != match.record_id
-                   or rows[key].synced != synced for key in keys):
-                self.links.link(records.scope, keys, match.record_id, match.matched_by, synced)
-        self.memo.put(remembered_as, match)
+        if match is not None:
+            self.memo.put(remembered_as(records, keys, wanted), match)
+            return match
+        match = (self.linked(records, keys, rows, wanted) or self.found(records, person, wanted)
+                 or self.claimed(records, keys, rows, wanted))
+        if isinstance(match, Creating):
+            return match
+        return self.settled_on(records, person, keys, rows, wanted, match)
+
+    def complete(self, records: Records, person: Person, creating: Creating,
+                 made: tuple[str, bool] | ApiError) -> Match:
+        """The record made for a claim of `begin`, given the create's (id, existed) or error."""
+        if isinstance(made, LostAnswer):
+            raise made  # the claim stays until search can show the record, if it was made
+        if isinstance(made, ApiError):
+            self.links.release(records.scope, creating.keys, creating.owner)
+            raise made
+        record_id, existed = made
+        if existed:
+            held = records.read(record_id) or {}
+            match = self.filled(records, Match(record_id, "unique", records.name_of(held)),
+                                held, creating.wanted)
+        else:
+            match = Match(record_id, "created")
+        return self.settled_on(records, person, creating.keys, creating.rows, creating.wanted,
+                               match)
+
+    def settled_on(self, records: Records, person: Person, keys: list[str], rows: dict,
+                   wanted: dict, match: Match) -> Match:
+        """Link every identifier to the chosen record, with the fields synced to it."""
+        # A note that warns of a name needs the name the record holds, so such a match is
+        # not kept as synced: the record is read again next time.
+        quiet = match.caution(person.name) is None
+        synced = " ".join(sorted(field_digests(wanted))) if quiet else None
+        if any(key not in rows or rows[key].record_id != match.record_id
+               or rows[key].synced != synced for key in keys):
+            self.links.link(records.scope, keys, match.record_id, match.matched_by, synced)
+        self.memo.put(remembered_as(records, keys, wanted), match)
         return match
 
     def unchanged(self, keys: list[str], rows: dict, wanted: dict) -> Match | None:
@@ -174,8 +227,10 @@ class Matcher:
                                    held, wanted)
         return None
 
-    def created(self, records: Records, keys: list[str], wanted: dict) -> Match:
-        """A new record, made under a claim so that no other delivery makes it too."""
+    def claimed(self, records: Records, keys: list[str], rows: dict,
+                wanted: dict) -> Match | Creating:
+        """The claim to create the visitor's record, so that no other delivery makes it too;
+        or the record linked while this delivery searched."""
         owner, now = uuid.uuid4().hex, utcnow()
         try:
             linked = self.links.claim(records.scope, keys, owner,
@@ -184,22 +239,11 @@ class Matcher:
             wait = (taken.until - now).total_seconds()
             raise Transient("another delivery is creating this visitor's record, or lost the "
                             "answer to creating it", max(0.5, min(wait, CLAIM_POLL_SECONDS)))
-        if linked is not None:  # linked while this delivery searched
-            held = records.read(linked.record_id) or {}
-            return self.filled(records, Match(linked.record_id, linked.matched_by or "created",
-                                              records.name_of(held)), held, wanted)
-        try:
-            record_id, existed = records.create(wanted)
-        except LostAnswer:
-            raise  # the claim stays until search can show the record, if it was made
-        except ApiError:
-            self.links.release(records.scope, keys, owner)
-            raise
-        if not existed:
-            return Match(record_id, "created")
-        held = records.read(record_id) or {}
-        return self.filled(records, Match(record_id, "unique", records.name_of(held)),
-                           held, wanted)
+        if linked is None:
+            return Creating(keys, rows, wanted, owner)
+        held = records.read(linked.record_id) or {}
+        return self.filled(records, Match(linked.record_id, linked.matched_by or "created",
+                                          records.name_of(held)), held, wanted)
 
     def filled(self, records: Records, match: Match, held: dict, wanted: dict) -> Match:
         """Write what the record lacks (and opted-in fields), never what it holds."""
@@ -212,7 +256,7 @@ class Matcher:
     def settled(self, records: Records, person: Person, wanted: dict) -> bool:
         """True when `match` will answer without asking the CRM (same fields synced before)."""
         keys = keys_of(person)
-        if self.memo.get((records.scope, tuple(keys), fingerprint(wanted))) is not None:
+        if self.memo.get(remembered_as(records, keys, wanted)) is not None:
             return True
         return self.unchanged(keys, self.links.known(records.scope, keys), wanted) is not None
 

@@ -60,6 +60,11 @@ class HubSpotAdapter(CrmAdapter):
         # One visitor is looked up as the matcher goes, which stops at the first found.
         return {self.contacts: self.contacts.looked_up(people)} if len(people) > 1 else {}
 
+    def create_records(self, records, wanted: list[dict]) -> list:
+        if len(wanted) < 2:
+            return super().create_records(records, wanted)
+        return self.client.create_contacts(wanted)
+
     def create_notes(self, records: HubSpotContacts, jobs: list[Job]) -> None:
         made = self.client.create_notes({str(n): (job.match.record_id, job.note[1])
                                          for n, job in enumerate(jobs)})

@@ -33,6 +33,12 @@ def association(contact_id: str) -> dict:
         {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_CONTACT}]}
 
 
+def traced(error: dict) -> list[str]:
+    """The trace ids of the inputs one error of a 207 answer is about."""
+    keys = (error.get("context") or {}).get("objectWriteTraceId") or []
+    return keys if isinstance(keys, list) else [keys]
+
+
 def limit_window(response) -> float | None:
     """How long a 429 without Retry-After should wait: the window of the limit that was hit."""
     headers = response.headers
@@ -153,6 +159,39 @@ class HubSpotClient:
             raise self.error(response)
         return json_of(response)["id"], False
 
+    def create_contacts(self, inputs: list[dict]) -> list[tuple[str, bool] | ApiError]:
+        """Create a contact for each of `inputs` (their properties), a hundred a call: as
+        `create_contact` answers for one, or the error HubSpot gave for it, in order."""
+        made: list[tuple[str, bool] | ApiError] = []
+        for start in range(0, len(inputs), BATCH_READ_SIZE):
+            chunk = inputs[start:start + BATCH_READ_SIZE]
+            made += self.created_contacts(chunk)
+        return made
+
+    def created_contacts(self, chunk: list[dict]) -> list[tuple[str, bool] | ApiError]:
+        try:
+            # A trace id per input asks for a 207 answer naming each input that failed.
+            response = self.api.request("POST", f"{self.base}{CONTACTS}/batch/create", json={
+                "inputs": [{"objectWriteTraceId": str(n), "properties": properties}
+                           for n, properties in enumerate(chunk)]})
+        except Transient as error:
+            return [LostAnswer(error.reason)] * len(chunk)
+        if response.status_code >= 500:
+            return [LostAnswer(self.error(response).reason, asked_delay(response))] * len(chunk)
+        if not 200 <= response.status_code < 300:
+            return [self.error(response)] * len(chunk)
+        answer = json_of(response)
+        made = {result.get("objectWriteTraceId"): (result["id"], False)
+                for result in answer.get("results") or []}
+        for error in answer.get("errors") or []:
+            existing = EXISTING_ID.search(error.get("message") or "")
+            for key in traced(error):
+                made[key] = (existing.group(1), True) if existing else Permanent(
+                    f"HubSpot HTTP {error.get('httpStatus') or 400}: "
+                    f"{error.get('category')}: {error.get('message')}")
+        return [made.get(str(n)) or Permanent("HubSpot answered nothing for the contact")
+                for n in range(len(chunk))]
+
     def update_contact(self, contact_id: str, properties: dict) -> None:
         self.call("PATCH", f"{CONTACTS}/{contact_id}", json={"properties": properties})
 
@@ -190,10 +229,9 @@ class HubSpotClient:
             for note in answer.get("results") or []:
                 made[note.get("objectWriteTraceId")] = note["id"]
             for error in answer.get("errors") or []:
-                key = (error.get("context") or {}).get("objectWriteTraceId")
-                for each in (key if isinstance(key, list) else [key]):
-                    made[each] = Permanent(f"HubSpot refused the note: "
-                                           f"{error.get('category')}: {error.get('message')}")
+                for key in traced(error):
+                    made[key] = Permanent(f"HubSpot refused the note: "
+                                          f"{error.get('category')}: {error.get('message')}")
         return made
 
     def update_note(self, note_id: str, properties: dict) -> None:

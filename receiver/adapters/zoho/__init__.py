@@ -75,6 +75,11 @@ class ZohoAdapter(CrmAdapter):
             references["note_id"] = job.note_id
         return Delivered(detail=f"Zoho {module} {record_id}", references=references)
 
+    def create_records(self, records, wanted: list[dict]) -> list:
+        if len(wanted) < 2:
+            return super().create_records(records, wanted)
+        return self.client.insert_many(records.module, wanted)
+
     def create_notes(self, records: ZohoRecords, jobs: list[Job]) -> None:
         made = self.client.add_notes([(records.module, job.match.record_id, *job.note[1])
                                       for job in jobs])

@@ -29,6 +29,16 @@ def record_error(result: dict) -> Permanent:
     return Permanent(f"Zoho CRM refused the record: {describe(result)}")
 
 
+def inserted(result: dict) -> tuple[str, bool] | ApiError:
+    """(id, whether it existed) from one record's result of an insert, or its error."""
+    duplicate = (result.get("details") or {}).get("duplicate_record") or {}
+    if result.get("code") == "DUPLICATE_DATA" and duplicate.get("id"):
+        return str(duplicate["id"]), True
+    if result.get("status") == "success":
+        return str(result["details"]["id"]), False
+    return record_error(result)
+
+
 class ZohoClient:
     """The handful of Zoho CRM calls the adapter makes; every failure raises an ApiError."""
 
@@ -94,6 +104,27 @@ class ZohoClient:
         if not 200 <= response.status_code < 300:
             raise self.error(response)
         return self.written_id(json_of(response)), False
+
+    def insert_many(self, module: str, records: list[dict]) -> list[tuple[str, bool] | ApiError]:
+        """Insert records, a hundred a call: as `insert` answers for one, or the error Zoho
+        gave for it; Zoho answers one result per record, in order."""
+        made: list[tuple[str, bool] | ApiError] = []
+        for start in range(0, len(records), BATCH_SIZE):
+            chunk = records[start:start + BATCH_SIZE]
+            try:
+                response = self.send("POST", f"/{module}", json={"data": chunk, "trigger": []})
+            except Transient as error:
+                made += [LostAnswer(error.reason)] * len(chunk)
+                continue
+            if response.status_code >= 500:
+                made += [LostAnswer(self.error(response).reason, asked_delay(response))] * len(chunk)
+                continue
+            results = json_of(response).get("data")
+            if not isinstance(results, list):  # an error of the whole call
+                made += [self.error(response)] * len(chunk)
+                continue
+            made += [inserted(results[n] if n < len(results) else {}) for n in range(len(chunk))]
+        return made
 
     def read(self, module: str, record_id: str, fields: list[str]) -> dict | None:
         """The record's `fields` as Zoho holds them now, or None if it has no such record."""
