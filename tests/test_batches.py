@@ -4,7 +4,9 @@ import pytest
 import requests
 
 from receiver.adapters import Adapter, Delivered, Failed
+from receiver.adapters.zoho import ZohoAdapter
 from receiver.config import EXTENSION as SETTINGS
+from receiver.config import load_settings
 from receiver.worker import Worker, build_worker
 
 from .conftest import delivery_states, payload
@@ -195,3 +197,37 @@ def test_zoho_writes_of_many_records_answer_each_in_order():
         assert notes.status_code == 207
         assert [n["Note_Content"] for n in zoho.notes_of("Contacts", record_id)] == ["v8", "v2"]
         assert notes.json()["data"][2]["code"] == "INVALID_DATA"
+
+
+@pytest.fixture
+def zoho():
+    with FakeZoho() as fake:
+        yield fake
+
+
+def test_zoho_takes_a_batch_of_new_and_returning_visitors_in_few_calls(
+        request, zoho, environment):
+    environment.update(RECEIVER_ADAPTERS="zoho", RECEIVER_ZOHO_CLIENT_ID=CLIENT_ID,
+                       RECEIVER_ZOHO_CLIENT_SECRET=CLIENT_SECRET,
+                       RECEIVER_ZOHO_REFRESH_TOKEN=REFRESH_TOKEN,
+                       RECEIVER_ZOHO_ACCOUNTS_URL=zoho.url)
+    settings = load_settings(environment)
+    engine, post = request.getfixturevalue("engine"), request.getfixturevalue("post")
+    known = zoho.add_record("Contacts", Last_Name="Known", Email="v0@example.com")
+    zoho.index()
+    ids = ids_of(post, [closed_chat(n, f"v{n}@example.com") for n in range(10)])
+    adapter = ZohoAdapter(settings)
+    worker = Worker(engine, {"zoho": adapter}, lease_seconds=10)
+    worker.claims.pace.add(0.001)
+    try:
+        assert worker.step()
+    finally:
+        adapter.close()
+    assert [delivery_states(engine)[i] for i in ids] == ["delivered"] * 10
+    records = zoho.records["Contacts"]
+    assert len(records) == 10 and records[known]["Last_Name"] == "Known"  # filled, kept
+    assert records[known]["Phone"] == "+5511900000000"
+    assert all(len(zoho.notes_of("Contacts", record_id)) == 1 for record_id in records)
+    calls = [call for call in zoho.requests if call[1].startswith("/crm/")]
+    assert calls.count(("POST", "/crm/v8/Contacts")) == 1  # the nine new ones, together
+    assert calls.count(("POST", "/crm/v8/Notes")) == 1

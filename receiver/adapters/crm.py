@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .api import ApiAdapter, ApiError, ApiSession, Permanent, Transient
 from .base import Delivered, Failed, Outcome, RetryLater
 from .identities import IdentityLinks
+from .lookups import LookedUp
 from .matching import Creating, Match, Matcher, Records, keys_of
 from .people import Person, from_event
 
@@ -158,36 +159,84 @@ class CrmAdapter(ApiAdapter):
         return jobs
 
     def match(self, jobs: list[Job]) -> None:
-        """Match each job's visitor, with what `look_up` found at once for them all, and
-        create the records of those not found together."""
+        """Match each job's visitor, with what `look_up` found at once for them all, then
+        create the records of those not found together, and send the updates together."""
         try:
             views = self.look_up(jobs)
         except ApiError as error:
             for job in jobs:
                 job.fail(error)
             return
+        if len(jobs) > 1:  # updates held back, to be sent together
+            for job in jobs:
+                views.setdefault(job.records, LookedUp(job.records))
         creating: dict[Records, list[tuple[Job, Creating]]] = {}
         for job in jobs:
-            records = views.get(job.records, job.records)
+            records = self.view(views, job)
             try:
                 begun = self.matcher.begin(records, job.person, job.wanted)
             except ApiError as error:
                 job.fail(error)
                 continue
             if isinstance(begun, Creating):
-                creating.setdefault(records, []).append((job, begun))
+                creating.setdefault(job.records, []).append((job, begun))
             else:
                 job.match = begun
         for records, claims in creating.items():
             made = self.create_records(records, [claim.wanted for _, claim in claims])
             for (job, claim), result in zip(claims, made):
                 try:
-                    job.match = self.matcher.complete(records, job.person, claim, result)
+                    job.match = self.matcher.complete(self.view(views, job), job.person,
+                                                      claim, result)
                 except ApiError as error:
                     job.fail(error)
+        for view in views.values():
+            if view.updates:
+                self.send_updates(view)
         for job in jobs:
-            if job.match is not None:
+            if job.match is not None and job.outcome is None:
                 job.note = self.note_of(job.event, job.match.caution(job.person.name))
+
+    @staticmethod
+    def view(views: dict, job: Job) -> Records:
+        """The job's module as the batch sees it, with `job` in hand for its updates."""
+        view = views.get(job.records)
+        if view is None:
+            return job.records
+        view.job = job
+        return view
+
+    def send_updates(self, view: LookedUp) -> None:
+        """Send the updates the matcher held back; a job whose update failed fails, and
+        the fields of one whose update was sent are kept as synced."""
+        updates, view.updates = view.updates, []
+        errors = self.update_records(view.records, [(record_id, fields)
+                                                    for _, record_id, fields in updates])
+        failed = {id(job) for (job, _, _), error in zip(updates, errors) if error is not None}
+        for (job, _, _), error in zip(updates, errors):
+            if error is not None and job.outcome is None:
+                job.fail(error)
+        for job in {id(job): job for job, _, _ in updates}.values():
+            if job.match is None:
+                continue
+            try:
+                self.matcher.synced(view.records, job.person, job.wanted, job.match,
+                                    sent=id(job) not in failed)
+            except ApiError as error:
+                job.fail(error)
+
+    def update_records(self, records: Records,
+                       updates: list[tuple[str, dict]]) -> list[ApiError | None]:
+        """Update each record (id, fields): None, or the error, in order; by default one
+        call each."""
+        errors = []
+        for record_id, fields in updates:
+            try:
+                records.update(record_id, fields)
+                errors.append(None)
+            except ApiError as error:
+                errors.append(error)
+        return errors
 
     def create_records(self, records: Records,
                        wanted: list[dict]) -> list[tuple[str, bool] | ApiError]:

@@ -177,7 +177,9 @@ class Matcher:
         # A note that warns of a name needs the name the record holds, so such a match is
         # not kept as synced: the record is read again next time.
         quiet = match.caution(person.name) is None
-        synced = " ".join(sorted(field_digests(wanted))) if quiet else None
+        # Fields whose update is held back (to be sent with a batch's) are synced once sent.
+        held_back = getattr(records, "holding", lambda record_id: False)(match.record_id)
+        synced = " ".join(sorted(field_digests(wanted))) if quiet and not held_back else None
         if any(key not in rows or rows[key].record_id != match.record_id
                or rows[key].synced != synced for key in keys):
             self.links.link(records.scope, keys, match.record_id, match.matched_by, synced)
@@ -259,6 +261,17 @@ class Matcher:
         if self.memo.get(remembered_as(records, keys, wanted)) is not None:
             return True
         return self.unchanged(keys, self.links.known(records.scope, keys), wanted) is not None
+
+    def synced(self, records: Records, person: Person, wanted: dict, match: Match,
+               sent: bool) -> None:
+        """Keep the visitor's link as synced once its held-back update was `sent`, or, when
+        it failed, forget the match so the next event reads the record again."""
+        keys = keys_of(person)
+        if not sent:
+            self.memo.forget(remembered_as(records, keys, wanted))
+        elif match.caution(person.name) is None:
+            self.links.link(records.scope, keys, match.record_id, match.matched_by,
+                            " ".join(sorted(field_digests(wanted))))
 
     def forget(self, records: Records, record_id: str) -> None:
         """Forget a record the CRM no longer has, here and in the database."""

@@ -19,10 +19,11 @@ What it mirrors, and where Zoho documents it:
   https://www.zoho.com/crm/developer/docs/api/v8/insert-records.html,
   https://www.zoho.com/crm/developer/docs/api/v8/upsert-records.html and
   https://www.zoho.com/crm/developer/docs/api/v8/get-records.html
-- Writes of up to 100 records in one call (insert, upsert, Notes added to their parents with
+- Writes of up to 100 records in one call (insert, update by id, upsert, Notes added to their parents with
   `Parent_Id` and its module), each record answered in order with its own `status` and
   `code`, and 207 MULTI_STATUS when some fail and others succeed:
   https://www.zoho.com/crm/developer/docs/api/v8/insert-records.html,
+  https://www.zoho.com/crm/developer/docs/api/v8/update-records.html,
   https://www.zoho.com/crm/developer/docs/api/v8/upsert-records.html,
   https://www.zoho.com/crm/developer/docs/api/v8/create-notes.html and
   https://www.zoho.com/crm/developer/docs/api/v8/status-codes.html
@@ -320,6 +321,25 @@ class FakeZoho(Served):
             with self.lock:
                 return many(body["data"],
                             lambda record, n: self.upserted(module, record, checks, n))
+
+        @app.put("/crm/v8/<module>")
+        def update_many(module):
+            def updated(record, n):
+                record_id = str(record.get("id"))
+                if record_id not in self.records.get(module, {}):
+                    return 400, result_of("INVALID_DATA", "the id given seems to be invalid",
+                                          {"id": record_id, "json_path": f"$.data[{n}].id"})
+                refused = self.refused_fields(record, n)
+                if refused:
+                    return refused
+                fields = {name: value for name, value in record.items() if name != "id"}
+                self.records[module][record_id].update(fields)
+                self.search_index.write(f"{module}/{record_id}", self.records[module][record_id])
+                return 200, result_of("SUCCESS", "record updated", {"id": record_id})
+            if module not in self.records:
+                return zoho_error(400, "INVALID_MODULE", "the module name given seems to be invalid")
+            with self.lock:
+                return many(request.get_json()["data"], updated)
 
         @app.put("/crm/v8/<module>/<record_id>")
         def update(module, record_id):

@@ -1,6 +1,6 @@
 """The `hubspot` adapter: contacts kept in sync, transcripts and offline messages as notes."""
 
-from ..api import Permanent
+from ..api import ApiError, Permanent
 from ..base import Delivered, Failed
 from ..crm import CrmAdapter, Job
 from ..people import Person
@@ -64,6 +64,17 @@ class HubSpotAdapter(CrmAdapter):
         if len(wanted) < 2:
             return super().create_records(records, wanted)
         return self.client.create_contacts(wanted)
+
+    def update_records(self, records, updates: list[tuple[str, dict]]) -> list:
+        if len(updates) < 2:
+            return super().update_records(records, updates)
+        try:
+            done = self.client.update_contacts(updates)
+        except ApiError as error:
+            return [error] * len(updates)
+        # What HubSpot refused is sent alone: a conflict there writes the rest of the fields.
+        return [None if ok else super().update_records(records, [update])[0]
+                for ok, update in zip(done, updates)]
 
     def create_notes(self, records: HubSpotContacts, jobs: list[Job]) -> None:
         made = self.client.create_notes({str(n): (job.match.record_id, job.note[1])

@@ -192,6 +192,27 @@ class HubSpotClient:
         return [made.get(str(n)) or Permanent("HubSpot answered nothing for the contact")
                 for n in range(len(chunk))]
 
+    def update_contacts(self, updates: list[tuple[str, dict]]) -> list[bool]:
+        """Update contacts (id, properties), a hundred a call: whether each was updated;
+        the ones HubSpot refused (a conflict, a contact gone) are for a call of their own.
+        A failure of a whole call raises, as for one update."""
+        done: list[bool] = []
+        for start in range(0, len(updates), BATCH_READ_SIZE):
+            chunk = updates[start:start + BATCH_READ_SIZE]
+            try:
+                answer = self.call("POST", f"{CONTACTS}/batch/update", json={"inputs": [
+                    {"id": contact_id, "objectWriteTraceId": str(n), "properties": properties}
+                    for n, (contact_id, properties) in enumerate(chunk)]})
+            except Permanent:  # one bad input refuses a batch that carries no trace ids
+                done += [False] * len(chunk)
+                continue
+            refused = {key for error in answer.get("errors") or [] for key in traced(error)}
+            refused |= {contact_id for error in answer.get("errors") or []
+                        for contact_id in (error.get("context") or {}).get("ids") or []}
+            done += [str(n) not in refused and contact_id not in refused
+                     for n, (contact_id, _) in enumerate(chunk)]
+        return done
+
     def update_contact(self, contact_id: str, properties: dict) -> None:
         self.call("PATCH", f"{CONTACTS}/{contact_id}", json={"properties": properties})
 

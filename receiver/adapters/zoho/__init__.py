@@ -1,6 +1,6 @@
 """The `zoho` adapter: Contacts (or Leads) filled in, transcripts and offline messages as Notes."""
 
-from ..api import Permanent
+from ..api import ApiError, Permanent
 from ..base import Delivered, Failed
 from ..crm import CrmAdapter, Job
 from ..people import Person
@@ -79,6 +79,18 @@ class ZohoAdapter(CrmAdapter):
         if len(wanted) < 2:
             return super().create_records(records, wanted)
         return self.client.insert_many(records.module, wanted)
+
+    def update_records(self, records, updates: list[tuple[str, dict]]) -> list:
+        if len(updates) < 2:
+            return super().update_records(records, updates)
+        try:
+            done = self.client.update_many(records.module, updates)
+        except Permanent:  # refused as a whole: each is sent alone, to tell which
+            done = [False] * len(updates)
+        except ApiError as error:
+            return [error] * len(updates)
+        return [None if ok else super().update_records(records, [update])[0]
+                for ok, update in zip(done, updates)]
 
     def create_notes(self, records: ZohoRecords, jobs: list[Job]) -> None:
         made = self.client.add_notes([(records.module, job.match.record_id, *job.note[1])

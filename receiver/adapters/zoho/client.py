@@ -126,6 +126,19 @@ class ZohoClient:
             made += [inserted(results[n] if n < len(results) else {}) for n in range(len(chunk))]
         return made
 
+    def update_many(self, module: str, updates: list[tuple[str, dict]]) -> list[bool]:
+        """Update records (id, fields), a hundred a call: whether each was updated, as Zoho
+        answers one result per record, in order. A failure of a whole call raises."""
+        done: list[bool] = []
+        for start in range(0, len(updates), BATCH_SIZE):
+            chunk = updates[start:start + BATCH_SIZE]
+            answer = self.call("PUT", f"/{module}", json={"trigger": [], "data": [
+                {"id": record_id, **fields} for record_id, fields in chunk]})
+            results = answer.get("data") or []
+            done += [n < len(results) and results[n].get("status") == "success"
+                     for n in range(len(chunk))]
+        return done
+
     def read(self, module: str, record_id: str, fields: list[str]) -> dict | None:
         """The record's `fields` as Zoho holds them now, or None if it has no such record."""
         try:
