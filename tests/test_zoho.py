@@ -272,10 +272,14 @@ def test_identifiers_in_any_order_make_one_record_each_despite_lag_and_lost_answ
 
 
 def test_an_eleventh_access_token_in_ten_minutes_is_refused_and_retried(zoho, make):
-    for _ in range(10):
-        make(zoho.url).deliver(sample_events()["e-livechat-session-start"])
+    # A visitor each: a visitor already synced would cost no call, and so no token.
+    def visitor(n):
+        return event("e-livechat-session-start", emails=[f"visitor{n}@example.com"],
+                     token=f"token-{n}")
+    for n in range(10):
+        make(zoho.url).deliver(visitor(n))
     assert zoho.token_grants == 10
-    outcome = make(zoho.url).deliver(sample_events()["e-livechat-session-start"])
+    outcome = make(zoho.url).deliver(visitor(10))
     assert isinstance(outcome, RetryLater) and "too many requests" in outcome.reason
     assert outcome.delay == 60.0
 

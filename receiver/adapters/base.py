@@ -44,6 +44,9 @@ class Adapter:
 
     name = "adapter"
     settings_class = None
+    # How many due deliveries the worker hands to `deliver_batch` at once: one, unless the
+    # CRM answers several records in one call.
+    batch_size = 1
 
     def __init__(self, settings, config=None):
         self.settings = settings
@@ -54,6 +57,14 @@ class Adapter:
 
     def deliver(self, event: dict) -> Outcome:
         raise NotImplementedError
+
+    def deliver_batch(self, events: list[dict]) -> list[Outcome]:
+        """One outcome per event, in order; each its own (one refused event fails alone).
+
+        The worker never hands over two events of one conversation at once. By default each
+        event is delivered on its own.
+        """
+        return [self.deliver(event) for event in events]
 
     def check(self) -> str:
         """Verify the CRM is reachable and the credentials work; return what was checked."""

@@ -1,11 +1,12 @@
-"""An adapter's view of the receiver's database: which record each visitor identifier matched."""
+"""An adapter's view of the receiver's database: which record each visitor identifier matched,
+and which note each conversation was written to."""
 
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..store import identities
+from ..store import crm_notes, identities
 from ..store.db import make_engine
 from ..store.identities import Known, Taken
 from ..store.transactions import StoreUnavailable, reading, transaction
@@ -43,17 +44,41 @@ class IdentityLinks:
         except StoreUnavailable as error:
             raise Transient(f"the receiver's database is unavailable: {error}") from None
 
-    def known(self, scope: str, identifiers: list[str]) -> dict[str, Known]:
+    @contextmanager
+    def _reading(self):
+        """A read that takes no write lock on SQLite; store failures are transient."""
         try:
-            with reading(self.engine) as conn:  # takes no write lock on SQLite
-                return identities.known(conn, scope, identifiers)
+            with reading(self.engine) as conn:
+                yield conn
         except (SQLAlchemyError, StoreUnavailable) as error:
             raise Transient(f"the receiver's database is unavailable: "
                             f"{type(error).__name__}") from None
 
-    def link(self, scope: str, identifiers: list[str], record_id: str, matched_by: str) -> None:
+    def known(self, scope: str, identifiers: list[str]) -> dict[str, Known]:
+        with self._reading() as conn:
+            return identities.known(conn, scope, identifiers)
+
+    def notes(self, scope: str, markers: list[str]) -> dict[str, str | None]:
+        """The note id kept for each marker that has one (None: a create went out)."""
+        with self._reading() as conn:
+            return crm_notes.known(conn, scope, markers)
+
+    def sending_notes(self, scope: str, markers: list[str]) -> None:
         with self._writing() as conn:
-            identities.link(conn, scope, identifiers, record_id, matched_by, utcnow())
+            crm_notes.sending(conn, scope, markers, utcnow())
+
+    def remember_notes(self, scope: str, note_ids: dict[str, str]) -> None:
+        with self._writing() as conn:
+            crm_notes.remember(conn, scope, note_ids, utcnow())
+
+    def forget_note(self, scope: str, marker: str) -> None:
+        with self._writing() as conn:
+            crm_notes.forget(conn, scope, marker)
+
+    def link(self, scope: str, identifiers: list[str], record_id: str, matched_by: str,
+             synced: str | None = None) -> None:
+        with self._writing() as conn:
+            identities.link(conn, scope, identifiers, record_id, matched_by, utcnow(), synced)
 
     def claim(self, scope: str, identifiers: list[str], owner: str,
               until: datetime) -> Known | None:

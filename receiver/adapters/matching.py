@@ -14,7 +14,9 @@ Both CRM adapters follow these rules, tried in this order (the README repeats th
 Chat visitors are not verified, so a field the CRM already holds is never overwritten,
 unless the operator names it in the adapter's OVERWRITE_FIELDS setting; the visitor-token
 field is never overwritten. Every identifier the visitor gave is then linked to the
-chosen record, so later events, conversations and worker processes update it by id.
+chosen record, so later events, conversations and worker processes update it by id; with
+the link the database keeps a digest of each field synced, so an event that brings no field
+beyond those (a message, or the close of a returning visitor) costs no matching call at all.
 
 A create whose answer is lost may have been made: its claim is kept for the CRM's search
 lag, so no delivery creates the record again before search could show it.
@@ -27,7 +29,7 @@ from typing import Protocol
 
 from .api import ApiError, Transient
 from .identities import IdentityLinks, Taken, utcnow
-from .memo import Memo, fingerprint
+from .memo import Memo, field_digests, fingerprint
 from .people import Person
 from ..store.identities import digest
 
@@ -97,6 +99,22 @@ def fields_to_write(held: dict, wanted: dict, overwrite=frozenset(), protected=f
     return written
 
 
+@dataclass(frozen=True)
+class Creating:
+    """A visitor no record was found for: its identifiers, their rows, the fields to write,
+    and the owner of the claim to create the record."""
+
+    keys: list
+    rows: dict
+    wanted: dict
+    owner: str | None
+
+
+def remembered_as(records: Records, keys: list[str], wanted: dict) -> tuple:
+    """What the memo keeps a match under: the module, the identifiers and the fields."""
+    return records.scope, tuple(keys), fingerprint(wanted)
+
+
 class Matcher:
     """Chooses and updates each visitor's record by the rules above."""
 
@@ -109,17 +127,76 @@ class Matcher:
 
     def match(self, records: Records, person: Person, wanted: dict) -> Match:
         """The visitor's record, holding what `wanted` may fill; links remembered."""
+        begun = self.begin(records, person, wanted)
+        if isinstance(begun, Match):
+            return begun
+        try:
+            made = records.create(wanted)
+        except ApiError as error:
+            made = error
+        return self.complete(records, person, begun, made)
+
+    def begin(self, records: Records, person: Person, wanted: dict) -> Match | Creating:
+        """The visitor's record as `match` chooses it, or, when none is found, the claim to
+        create it: `complete` takes the create's result (several may be made in one call)."""
         keys = keys_of(person)
-        remembered_as = (records.scope, tuple(keys), fingerprint(wanted))
-        if (remembered := self.memo.get(remembered_as)) is not None:
+        if (remembered := self.memo.get(remembered_as(records, keys, wanted))) is not None:
             return remembered
         rows = self.links.known(records.scope, keys)
+        match = self.unchanged(keys, rows, wanted)
+        if match is not None:
+            self.memo.put(remembered_as(records, keys, wanted), match)
+            return match
         match = (self.linked(records, keys, rows, wanted) or self.found(records, person, wanted)
-                 or self.created(records, keys, wanted))
-        if any(key not in rows or rows[key].record_id != match.record_id for key in keys):
-            self.links.link(records.scope, keys, match.record_id, match.matched_by)
-        self.memo.put(remembered_as, match)
+                 or self.claimed(records, keys, rows, wanted))
+        if isinstance(match, Creating):
+            return match
+        return self.settled_on(records, person, keys, rows, wanted, match)
+
+    def complete(self, records: Records, person: Person, creating: Creating,
+                 made: tuple[str, bool] | ApiError) -> Match:
+        """The record made for a claim of `begin`, given the create's (id, existed) or error."""
+        if isinstance(made, LostAnswer):
+            raise made  # the claim stays until search can show the record, if it was made
+        if isinstance(made, ApiError):
+            self.links.release(records.scope, creating.keys, creating.owner)
+            raise made
+        record_id, existed = made
+        if existed:
+            held = records.read(record_id) or {}
+            match = self.filled(records, Match(record_id, "unique", records.name_of(held)),
+                                held, creating.wanted)
+        else:
+            match = Match(record_id, "created")
+        return self.settled_on(records, person, creating.keys, creating.rows, creating.wanted,
+                               match)
+
+    def settled_on(self, records: Records, person: Person, keys: list[str], rows: dict,
+                   wanted: dict, match: Match) -> Match:
+        """Link every identifier to the chosen record, with the fields synced to it."""
+        # A note that warns of a name needs the name the record holds, so such a match is
+        # not kept as synced: the record is read again next time.
+        quiet = match.caution(person.name) is None
+        # Fields whose update is held back (to be sent with a batch's) are synced once sent.
+        held_back = getattr(records, "holding", lambda record_id: False)(match.record_id)
+        synced = " ".join(sorted(field_digests(wanted))) if quiet and not held_back else None
+        if any(key not in rows or rows[key].record_id != match.record_id
+               or rows[key].synced != synced for key in keys):
+            self.links.link(records.scope, keys, match.record_id, match.matched_by, synced)
+        self.memo.put(remembered_as(records, keys, wanted), match)
         return match
+
+    def unchanged(self, keys: list[str], rows: dict, wanted: dict) -> Match | None:
+        """The linked record, without asking the CRM, when every identifier is linked to it
+        and each wanted field was synced to it before as it is now."""
+        linked = [rows.get(key) for key in keys]
+        if not all(row and row.record_id and row.synced for row in linked) or \
+                len({row.record_id for row in linked}) != 1:
+            return None
+        synced = set.intersection(*(set(row.synced.split()) for row in linked))
+        if not field_digests(wanted) <= synced:
+            return None
+        return Match(linked[0].record_id, linked[0].matched_by or "created")
 
     def linked_id(self, records: Records, person: Person) -> str | None:
         """The record a remembered link names for the visitor, without asking the CRM."""
@@ -152,8 +229,10 @@ class Matcher:
                                    held, wanted)
         return None
 
-    def created(self, records: Records, keys: list[str], wanted: dict) -> Match:
-        """A new record, made under a claim so that no other delivery makes it too."""
+    def claimed(self, records: Records, keys: list[str], rows: dict,
+                wanted: dict) -> Match | Creating:
+        """The claim to create the visitor's record, so that no other delivery makes it too;
+        or the record linked while this delivery searched."""
         owner, now = uuid.uuid4().hex, utcnow()
         try:
             linked = self.links.claim(records.scope, keys, owner,
@@ -162,22 +241,11 @@ class Matcher:
             wait = (taken.until - now).total_seconds()
             raise Transient("another delivery is creating this visitor's record, or lost the "
                             "answer to creating it", max(0.5, min(wait, CLAIM_POLL_SECONDS)))
-        if linked is not None:  # linked while this delivery searched
-            held = records.read(linked.record_id) or {}
-            return self.filled(records, Match(linked.record_id, linked.matched_by or "created",
-                                              records.name_of(held)), held, wanted)
-        try:
-            record_id, existed = records.create(wanted)
-        except LostAnswer:
-            raise  # the claim stays until search can show the record, if it was made
-        except ApiError:
-            self.links.release(records.scope, keys, owner)
-            raise
-        if not existed:
-            return Match(record_id, "created")
-        held = records.read(record_id) or {}
-        return self.filled(records, Match(record_id, "unique", records.name_of(held)),
-                           held, wanted)
+        if linked is None:
+            return Creating(keys, rows, wanted, owner)
+        held = records.read(linked.record_id) or {}
+        return self.filled(records, Match(linked.record_id, linked.matched_by or "created",
+                                          records.name_of(held)), held, wanted)
 
     def filled(self, records: Records, match: Match, held: dict, wanted: dict) -> Match:
         """Write what the record lacks (and opted-in fields), never what it holds."""
@@ -186,6 +254,29 @@ class Matcher:
         if written:
             records.update(match.record_id, written)
         return match
+
+    def settled(self, records: Records, person: Person, wanted: dict) -> bool:
+        """True when `match` will answer without asking the CRM (same fields synced before)."""
+        keys = keys_of(person)
+        if self.memo.get(remembered_as(records, keys, wanted)) is not None:
+            return True
+        return self.unchanged(keys, self.links.known(records.scope, keys), wanted) is not None
+
+    def synced(self, records: Records, person: Person, wanted: dict, match: Match,
+               sent: bool) -> None:
+        """Keep the visitor's link as synced once its held-back update was `sent`, or, when
+        it failed, forget the match so the next event reads the record again."""
+        keys = keys_of(person)
+        if not sent:
+            self.memo.forget(remembered_as(records, keys, wanted))
+        elif match.caution(person.name) is None:
+            self.links.link(records.scope, keys, match.record_id, match.matched_by,
+                            " ".join(sorted(field_digests(wanted))))
+
+    def forget(self, records: Records, record_id: str) -> None:
+        """Forget a record the CRM no longer has, here and in the database."""
+        self.links.forget(records.scope, record_id)
+        self.memo.items.clear()  # the memo is keyed by visitor; few records are ever deleted
 
     def close(self) -> None:
         self.links.close()

@@ -36,3 +36,9 @@ class Memo:
 def fingerprint(fields: dict) -> str:
     """A short digest of what was written, to skip writing the same values again."""
     return hashlib.sha256(canonical_json(fields).encode()).hexdigest()[:32]
+
+
+def field_digests(fields: dict) -> frozenset[str]:
+    """A short digest of each field's name and value, to tell which were synced before."""
+    return frozenset(hashlib.sha256(canonical_json([name, value]).encode()).hexdigest()[:12]
+                     for name, value in fields.items())

@@ -22,6 +22,7 @@ class Known:
     matched_by: str | None
     claimed_by: str | None
     claimed_until: datetime | None
+    synced: str | None = None  # digests of the fields last synced to the record
 
 
 class Taken(Exception):
@@ -43,17 +44,18 @@ def known(conn, scope: str, identifiers: list[str], *, lock: bool = False) -> di
     if lock:
         query = query.with_for_update()
     return {row.identifier: Known(row.record_id, row.matched_by, row.claimed_by,
-                                  row.claimed_until)
+                                  row.claimed_until, row.synced)
             for row in conn.execute(query)}
 
 
 def link(conn, scope: str, identifiers: list[str], record_id: str, matched_by: str,
-         now: datetime) -> None:
-    """Remember `record_id` under every identifier, ending any claim on them."""
+         now: datetime, synced: str | None = None) -> None:
+    """Remember `record_id` under every identifier, ending any claim on them; `synced` holds
+    the digests of the fields the record was last synced with, if known."""
     for identifier in sorted(identifiers):
         conn.execute(upsert(conn, table, {"scope": scope, "identifier": identifier}, {
             "record_id": record_id, "matched_by": matched_by, "claimed_by": None,
-            "claimed_until": None, "updated_at": now}))
+            "claimed_until": None, "updated_at": now, "synced": synced}))
 
 
 def claim(conn, scope: str, identifiers: list[str], owner: str, now: datetime,

@@ -130,7 +130,22 @@ crm_identities = Table(
     Column("claimed_by", String(32)),
     Column("claimed_until", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Short digests of each field (name and value) last synced to the record from the chat:
+    # an event wanting only fields among them costs no CRM call.
+    Column("synced", Text),
     Index(None, "scope", "record_id"),
+)
+
+# The note each conversation (or offline message) was written to, per adapter and module, by
+# a digest of the note's reference line. A row without a note id is a create that was sent
+# and whose answer may have been lost: the next attempt looks for the note in the CRM first.
+crm_notes = Table(
+    "crm_notes", metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("marker", String(64), primary_key=True),
+    Column("note_id", String(ID_LENGTH)),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "updated_at"),
 )
 
 # Each time a worker called an adapter for a delivery, with what came of it; the console

@@ -8,10 +8,11 @@ What it mirrors, and where HubSpot documents it:
   https://developers.hubspot.com/docs/api/error-handling
 - Contacts read by id or by a unique property (`idProperty`, a consistent read), created
   with 409 CONFLICT "Contact already exists. Existing ID: n" when a unique property is
-  taken, 404 OBJECT_NOT_FOUND, 400 VALIDATION_ERROR for unknown properties:
+  taken, 404 OBJECT_NOT_FOUND, 400 VALIDATION_ERROR for unknown properties and for an
+  email that is no email address (INVALID_EMAIL):
   https://developers.hubspot.com/docs/api/crm/contacts and
   https://developers.hubspot.com/docs/api/crm/properties (unique values)
-- Search that lags writes ("it may take a few moments for newly created or updated
+- Search (filters EQ one value, or IN a list of values) that lags writes ("it may take a few moments for newly created or updated
   objects to appear in search results"), `search_lag` seconds here, 3 by default, and
   limited to five requests a second, whose answers carry no rate-limit headers:
   https://developers.hubspot.com/docs/api/crm/search
@@ -25,10 +26,21 @@ What it mirrors, and where HubSpot documents it:
 - Notes with associations (type 202, note to contact), read in batches:
   https://developers.hubspot.com/docs/api/crm/notes and
   https://developers.hubspot.com/docs/api/crm/associations
+- Batch calls of up to 100 inputs: contacts read by id or by a unique property
+  (`idProperty`), the inputs no contact matches named in the `errors` of a 207 answer;
+  contacts created and updated in batches; notes created in a batch with their associations
+  inline. A batch create whose inputs each carry an `objectWriteTraceId` answers 207 with
+  the inputs that failed in `errors` and the others made; without trace ids one bad input
+  fails the whole batch:
+  https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/batch/read-contacts,
+  https://developers.hubspot.com/docs/api-reference/legacy/crm/activities/notes/batch/create-notes,
+  https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/objects/batch/create-objects
+  and https://developers.hubspot.com/docs/api-reference/error-handling (multi-status errors)
 """
 
 import itertools
 import json
+import re
 import secrets
 import threading
 from collections import deque
@@ -48,6 +60,8 @@ NOTE_PROPERTIES = {"hs_timestamp", "hs_note_body", "hubspot_owner_id", "hs_attac
 RATE_LIMIT = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
               "X-HubSpot-RateLimit-Max": "190"}
 TEN_SECOND_LIMIT = 190
+BATCH_LIMIT = 100
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 SEARCH_PER_SECOND = 5
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 READS_BY_POST = ("/search", "/batch/read")
@@ -61,6 +75,25 @@ def hubspot_error(status: int, category: str, message: str, **extra):
     body = {"status": "error", "message": message, "correlationId": "00000000-fake",
             "category": category, **extra}
     return jsonify(body), status
+
+
+def filtered(search_filter: dict, properties: dict) -> bool:
+    """Whether a contact passes one search filter: EQ a value, or IN a list of values."""
+    held = properties.get(search_filter["propertyName"])
+    if search_filter["operator"] == "IN":
+        return held in search_filter["values"]
+    return search_filter["operator"] == "EQ" and held == search_filter["value"]
+
+
+def invalid_email(properties: dict):
+    """HubSpot's answer to an email property that is no email address, or None."""
+    email = properties.get("email")
+    if email is None or EMAIL.fullmatch(email):
+        return None
+    details = [{"isValid": False, "message": f"Email address {email} is invalid",
+                "error": "INVALID_EMAIL", "name": "email"}]
+    return hubspot_error(400, "VALIDATION_ERROR",
+                         f"Property values were not valid: {json.dumps(details)}")
 
 
 @dataclass
@@ -133,6 +166,12 @@ class FakeHubSpot(Served):
             self.search_index.write(contact_id, properties)
             return contact_id
 
+    def add_note(self, properties: dict, contacts: list[str]) -> str:
+        with self.lock:
+            note_id = str(next(self.ids))
+            self.notes[note_id] = {"properties": dict(properties), "contacts": contacts}
+            return note_id
+
     def notes_of(self, contact_id: str) -> list[dict]:
         return [note["properties"] for note in self.notes.values()
                 if contact_id in note["contacts"]]
@@ -171,6 +210,67 @@ class FakeHubSpot(Served):
                 return hubspot_error(409, "CONFLICT",
                                      f"Contact already exists. Existing ID: {existing}")
         return None
+
+    def refused_contact(self, properties: dict, except_id: str | None = None):
+        """The error answer a contact write would get, or None."""
+        return self.invalid_properties(properties, self.contact_properties) or \
+            invalid_email(properties) or self.conflict(properties, except_id=except_id)
+
+    def refused_note(self, body: dict):
+        """The error answer a note create would get, or None; else its associated contacts."""
+        properties = body.get("properties") or {}
+        refused = self.invalid_properties(properties, NOTE_PROPERTIES)
+        if refused:
+            return refused, None
+        if "hs_timestamp" not in properties:
+            return hubspot_error(400, "VALIDATION_ERROR",
+                                 "Property values were not valid: hs_timestamp is required"), None
+        contacts = []
+        for association in body.get("associations") or []:
+            target = str(association["to"]["id"])
+            types = association["types"]
+            if target not in self.contacts or types[0]["associationTypeId"] != 202:
+                return hubspot_error(400, "VALIDATION_ERROR",
+                                     f"invalid association to {target}"), None
+            contacts.append(target)
+        return None, contacts
+
+    def batch(self, inputs: list, write):
+        """A batch create or update: `write(input)` answers an error or (record, status).
+
+        With a trace id on every input, failures are the `errors` of a 207 answer and the
+        other inputs are written; without, the first failure is the whole batch's answer and
+        nothing is written (each input is checked before any is written).
+        """
+        if len(inputs) > BATCH_LIMIT:
+            return hubspot_error(400, "VALIDATION_ERROR",
+                                 f"Too many inputs: at most {BATCH_LIMIT} per batch")
+        traced = all(item.get("objectWriteTraceId") for item in inputs)
+        results, errors = [], []
+        with self.lock:
+            if not traced:
+                for item in inputs:
+                    refused = write(item, check_only=True)
+                    if refused is not None:
+                        return refused
+            for item in inputs:
+                answer = write(item, check_only=False)
+                if isinstance(answer, dict):
+                    if traced:
+                        answer["objectWriteTraceId"] = item["objectWriteTraceId"]
+                    results.append(answer)
+                    continue
+                body, status = answer[0].get_json(), answer[1]
+                errors.append({"status": "error", "category": body.get("category"),
+                               "message": body.get("message"),
+                               "context": {"objectWriteTraceId": [item["objectWriteTraceId"]]},
+                               "httpStatus": status})
+        body = {"status": "COMPLETE", "results": results, "startedAt": now_text(),
+                "completedAt": now_text()}
+        if errors:
+            body.update(errors=errors, numErrors=len(errors))
+            return jsonify(body), 207
+        return jsonify(body), 201
 
     def build_app(self):
         app = Flask("fake-hubspot")
@@ -224,6 +324,70 @@ class FakeHubSpot(Served):
         def state():
             return jsonify(self.state())
 
+        @app.post("/crm/v3/objects/contacts/batch/read")
+        def batch_read_contacts():
+            body = request.get_json()
+            inputs = body.get("inputs") or []
+            if len(inputs) > BATCH_LIMIT:
+                return hubspot_error(400, "VALIDATION_ERROR",
+                                     f"Too many inputs: at most {BATCH_LIMIT} per batch")
+            id_property = body.get("idProperty") or "hs_object_id"
+            wanted = body.get("properties") or []
+            results, missing = [], []
+            with self.lock:
+                for item in inputs:
+                    contact_id = self.find(id_property, str(item["id"]))
+                    if contact_id is None:
+                        missing.append(str(item["id"]))
+                        continue
+                    held = self.contacts[contact_id]
+                    results.append(self.record(contact_id, {
+                        name: held.get(name) for name in [*wanted, id_property]
+                        if name in held}))
+            answer = {"status": "COMPLETE", "results": results, "startedAt": now_text(),
+                      "completedAt": now_text()}
+            if not missing:
+                return jsonify(answer)
+            answer.update(numErrors=1, errors=[{
+                "status": "error", "category": "OBJECT_NOT_FOUND",
+                "message": "Could not get some CONTACT objects, they may be deleted or not exist.",
+                "context": {"ids": missing}}])
+            return jsonify(answer), 207
+
+        @app.post("/crm/v3/objects/contacts/batch/create")
+        def batch_create_contacts():
+            def write(item, check_only):
+                properties = item.get("properties") or {}
+                refused = self.refused_contact(properties)
+                if refused or check_only:
+                    return refused
+                return self.record(self.add_contact(**properties), properties)
+            return self.batch(request.get_json().get("inputs") or [], write)
+
+        @app.post("/crm/v3/objects/contacts/batch/update")
+        def batch_update_contacts():
+            def write(item, check_only):
+                contact_id, properties = str(item["id"]), item.get("properties") or {}
+                if contact_id not in self.contacts:
+                    return hubspot_error(404, "OBJECT_NOT_FOUND", "Object not found.")
+                refused = self.refused_contact(properties, except_id=contact_id)
+                if refused or check_only:
+                    return refused
+                self.contacts[contact_id].update(properties)
+                self.search_index.write(contact_id, self.contacts[contact_id])
+                return self.record(contact_id, self.contacts[contact_id])
+            return self.batch(request.get_json().get("inputs") or [], write)
+
+        @app.post("/crm/v3/objects/notes/batch/create")
+        def batch_create_notes():
+            def write(item, check_only):
+                refused, contacts = self.refused_note(item)
+                if refused or check_only:
+                    return refused
+                return self.record(self.add_note(item["properties"], contacts),
+                                   item["properties"])
+            return self.batch(request.get_json().get("inputs") or [], write)
+
         @app.get("/crm/v3/objects/contacts/<path:key>")
         def read_contact(key):
             with self.lock:
@@ -237,8 +401,7 @@ class FakeHubSpot(Served):
         def create_contact():
             properties = request.get_json()["properties"]
             with self.lock:
-                refused = self.invalid_properties(properties, self.contact_properties) or \
-                    self.conflict(properties)
+                refused = self.refused_contact(properties)
                 if refused:
                     return refused
                 contact_id = self.add_contact(**properties)
@@ -250,8 +413,7 @@ class FakeHubSpot(Served):
             with self.lock:
                 if contact_id not in self.contacts:
                     return hubspot_error(404, "OBJECT_NOT_FOUND", "Object not found.")
-                refused = self.invalid_properties(properties, self.contact_properties) or \
-                    self.conflict(properties, except_id=contact_id)
+                refused = self.refused_contact(properties, except_id=contact_id)
                 if refused:
                     return refused
                 self.contacts[contact_id].update(properties)
@@ -267,35 +429,25 @@ class FakeHubSpot(Served):
                 for group in query.get("filterGroups") or []:
                     for contact_id in sorted(indexed, key=int):
                         properties = indexed[contact_id]
-                        if contact_id in self.contacts and all(f["operator"] == "EQ" and properties.get(f["propertyName"]) == f["value"]
-                               for f in group["filters"]):
+                        if contact_id in self.contacts and contact_id not in found and all(
+                                filtered(f, properties) for f in group["filters"]):
                             found.append(contact_id)
                 limit = int(query.get("limit") or 10)
                 results = [self.record(i, indexed[i]) for i in found[:limit]]
-            return jsonify({"total": len(found), "results": results})
+            answer = {"total": len(found), "results": results}
+            if len(found) > limit:
+                answer["paging"] = {"next": {"after": str(limit)}}
+            return jsonify(answer)
 
         @app.post("/crm/v3/objects/notes")
         def create_note():
             body = request.get_json()
-            properties = body["properties"]
             with self.lock:
-                refused = self.invalid_properties(properties, NOTE_PROPERTIES)
+                refused, contacts = self.refused_note(body)
                 if refused:
                     return refused
-                if "hs_timestamp" not in properties:
-                    return hubspot_error(400, "VALIDATION_ERROR",
-                                         "Property values were not valid: hs_timestamp is required")
-                contacts = []
-                for association in body.get("associations") or []:
-                    target = str(association["to"]["id"])
-                    types = association["types"]
-                    if target not in self.contacts or types[0]["associationTypeId"] != 202:
-                        return hubspot_error(400, "VALIDATION_ERROR",
-                                             f"invalid association to {target}")
-                    contacts.append(target)
-                note_id = str(next(self.ids))
-                self.notes[note_id] = {"properties": dict(properties), "contacts": contacts}
-                return jsonify(self.record(note_id, properties)), 201
+                note_id = self.add_note(body["properties"], contacts)
+                return jsonify(self.record(note_id, body["properties"])), 201
 
         @app.patch("/crm/v3/objects/notes/<note_id>")
         def update_note(note_id):

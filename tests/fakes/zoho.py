@@ -19,6 +19,14 @@ What it mirrors, and where Zoho documents it:
   https://www.zoho.com/crm/developer/docs/api/v8/insert-records.html,
   https://www.zoho.com/crm/developer/docs/api/v8/upsert-records.html and
   https://www.zoho.com/crm/developer/docs/api/v8/get-records.html
+- Writes of up to 100 records in one call (insert, update by id, upsert, Notes added to their parents with
+  `Parent_Id` and its module), each record answered in order with its own `status` and
+  `code`, and 207 MULTI_STATUS when some fail and others succeed:
+  https://www.zoho.com/crm/developer/docs/api/v8/insert-records.html,
+  https://www.zoho.com/crm/developer/docs/api/v8/update-records.html,
+  https://www.zoho.com/crm/developer/docs/api/v8/upsert-records.html,
+  https://www.zoho.com/crm/developer/docs/api/v8/create-notes.html and
+  https://www.zoho.com/crm/developer/docs/api/v8/status-codes.html
 - Search by email, phone or criteria, answering 204 with no body when nothing is found;
   search runs on an index that sees a write `search_lag` seconds after it (3 by
   default), as Zoho's own clients observe:
@@ -47,6 +55,7 @@ TOKEN_LIFETIME = timedelta(hours=1)
 FIELDS = {"First_Name", "Last_Name", "Email", "Phone", "Lead_Source", "Description", "Company"}
 MANDATORY = {"Contacts": ["Last_Name"], "Leads": ["Last_Name", "Company"]}
 SYSTEM_CHECKED = {"Email"}  # upsert may check Email for duplicates even where it is not unique
+BATCH_LIMIT = 100
 TOKENS_PER_TEN_MINUTES = 10
 LIVE_TOKENS = 30
 ACCESS_DENIED = {"error_description": "You have made too many requests continuously. Please "
@@ -71,19 +80,36 @@ def zoho_error(status: int, code: str, message: str, details=None):
                     "status": "error"}), status
 
 
+def result_of(code: str, message: str, details: dict, **extra) -> dict:
+    """One record's entry in a write's `data` answer."""
+    return {"code": code, "details": details, "message": message,
+            "status": "success" if code == "SUCCESS" else "error", **extra}
+
+
 def record_result(status: int, code: str, message: str, details: dict, **extra):
-    return jsonify({"data": [{"code": code, "details": details, "message": message,
-                              "status": "success" if code == "SUCCESS" else "error",
-                              **extra}]}), status
+    return jsonify({"data": [result_of(code, message, details, **extra)]}), status
 
 
-def missing_mandatory(module: str, record: dict):
-    """The MANDATORY_NOT_FOUND answer for a new record that lacks a required field, or None."""
+def many(records: list, write):
+    """A write of up to 100 records, `write(record, n)` answering (status, result) for each:
+    one status when all agree, else 207 MULTI_STATUS, each record's result in order."""
+    if len(records) > BATCH_LIMIT:
+        return zoho_error(400, "LIMIT_EXCEEDED", f"at most {BATCH_LIMIT} records per call",
+                          {"limit": BATCH_LIMIT})
+    answers = [write(record, n) for n, record in enumerate(records)]
+    statuses = {status for status, _ in answers}
+    status = statuses.pop() if len(statuses) == 1 else 207
+    return jsonify({"data": [result for _, result in answers]}), status
+
+
+def missing_mandatory(module: str, record: dict, n: int = 0):
+    """(400, the MANDATORY_NOT_FOUND result) for a new record that lacks a required field,
+    or None."""
     missing = [name for name in MANDATORY[module] if not record.get(name)]
     if not missing:
         return None
-    return record_result(400, "MANDATORY_NOT_FOUND", "required field not found",
-                         {"api_name": missing[0], "json_path": f"$.data[0].{missing[0]}"})
+    return 400, result_of("MANDATORY_NOT_FOUND", "required field not found",
+                          {"api_name": missing[0], "json_path": f"$.data[{n}].{missing[0]}"})
 
 
 def searched(args) -> dict:
@@ -156,12 +182,62 @@ class FakeZoho(Served):
                     return record_id, name
         return None, None
 
-    def refused_fields(self, record: dict):
+    def refused_fields(self, record: dict, n: int = 0):
+        """(400, the INVALID_DATA result) for a record naming an unknown field, or None."""
         unknown = sorted(set(record) - self.fields - {"id"})
         if unknown:
-            return record_result(400, "INVALID_DATA", "invalid data",
-                                 {"api_name": unknown[0], "json_path": f"$.data[0].{unknown[0]}"})
+            return 400, result_of("INVALID_DATA", "invalid data", {
+                "api_name": unknown[0], "json_path": f"$.data[{n}].{unknown[0]}"})
         return None
+
+    def inserted(self, module: str, record: dict, n: int):
+        """(status, result) of inserting one record of a multi-record insert."""
+        refused = self.refused_fields(record, n)
+        if refused:
+            return refused
+        record_id, matched = self.match(module, record, sorted(self.unique))
+        if record_id:
+            return 400, result_of("DUPLICATE_DATA", "duplicate data", {
+                "api_name": matched, "json_path": f"$.data[{n}].{matched}",
+                "more_records": False, "duplicate_record": {
+                    "module": {"api_name": module, "id": "1"}, "id": record_id}})
+        refused = missing_mandatory(module, record, n)
+        if refused:
+            return refused
+        record_id = self.add_record(module, **record)
+        return 201, result_of("SUCCESS", "record added",
+                              {"id": record_id, "Created_Time": now_text()})
+
+    def upserted(self, module: str, record: dict, checks: list[str], n: int):
+        """(status, result) of upserting one record: updated where a check field matches."""
+        refused = self.refused_fields(record, n)
+        if refused:
+            return refused
+        record_id, matched = self.match(module, record, checks)
+        stamp = {"Modified_Time": now_text(), "Modified_By": {"name": "API", "id": "1"}}
+        if record_id:
+            self.records[module][record_id].update(record)
+            self.search_index.write(f"{module}/{record_id}", self.records[module][record_id])
+            return 200, result_of("SUCCESS", "record updated", {"id": record_id, **stamp},
+                                  action="update", duplicate_field=matched)
+        refused = missing_mandatory(module, record, n)
+        if refused:
+            return refused
+        record_id = self.add_record(module, **record)
+        return 201, result_of("SUCCESS", "record added",
+                              {"id": record_id, "Created_Time": now_text(), **stamp},
+                              action="insert", duplicate_field=None)
+
+    def note_added(self, note: dict, module: str | None, record_id: str | None):
+        """(status, result) of adding one note to a record."""
+        if record_id not in self.records.get(module, {}):
+            return 400, result_of("INVALID_DATA", "the related id given seems to be invalid",
+                                  {"api_name": "Parent_Id"})
+        note_id = str(next(self.ids))
+        fields = {name: note.get(name) for name in ("Note_Title", "Note_Content")}
+        self.notes[note_id] = {"parent": (module, record_id), **fields}
+        return 201, result_of("SUCCESS", "record added",
+                              {"id": note_id, "Created_Time": now_text()})
 
     def build_app(self):
         app = Flask("fake-zoho")
@@ -201,23 +277,9 @@ class FakeZoho(Served):
         def insert(module):
             if module not in self.records:
                 return zoho_error(400, "INVALID_MODULE", "the module name given seems to be invalid")
-            record = request.get_json()["data"][0]
             with self.lock:
-                refused = self.refused_fields(record)
-                if refused:
-                    return refused
-                record_id, matched = self.match(module, record, sorted(self.unique))
-                if record_id:
-                    return record_result(400, "DUPLICATE_DATA", "duplicate data", {
-                        "api_name": matched, "json_path": f"$.data[0].{matched}",
-                        "more_records": False, "duplicate_record": {
-                            "module": {"api_name": module, "id": "1"}, "id": record_id}})
-                refused = missing_mandatory(module, record)
-                if refused:
-                    return refused
-                record_id = self.add_record(module, **record)
-            return record_result(201, "SUCCESS", "record added",
-                                 {"id": record_id, "Created_Time": now_text()})
+                return many(request.get_json()["data"],
+                            lambda record, n: self.inserted(module, record, n))
 
         @app.get("/crm/v8/<module>/<record_id>")
         def read(module, record_id):
@@ -251,32 +313,33 @@ class FakeZoho(Served):
             if module not in self.records:
                 return zoho_error(400, "INVALID_MODULE", "the module name given seems to be invalid")
             body = request.get_json()
-            record = body["data"][0]
             checks = body.get("duplicate_check_fields") or ["Email"]
             not_unique = [name for name in checks if name not in self.unique | SYSTEM_CHECKED]
             if not_unique:
                 return zoho_error(400, "INVALID_DATA", "the given field is not unique",
                                   {"api_name": not_unique[0]})
             with self.lock:
-                refused = self.refused_fields(record)
+                return many(body["data"],
+                            lambda record, n: self.upserted(module, record, checks, n))
+
+        @app.put("/crm/v8/<module>")
+        def update_many(module):
+            def updated(record, n):
+                record_id = str(record.get("id"))
+                if record_id not in self.records.get(module, {}):
+                    return 400, result_of("INVALID_DATA", "the id given seems to be invalid",
+                                          {"id": record_id, "json_path": f"$.data[{n}].id"})
+                refused = self.refused_fields(record, n)
                 if refused:
                     return refused
-                record_id, matched = self.match(module, record, checks)
-                stamp = {"Modified_Time": now_text(), "Modified_By": {"name": "API", "id": "1"}}
-                if record_id:
-                    self.records[module][record_id].update(record)
-                    self.search_index.write(f"{module}/{record_id}",
-                                            self.records[module][record_id])
-                    return record_result(200, "SUCCESS", "record updated",
-                                         {"id": record_id, **stamp},
-                                         action="update", duplicate_field=matched)
-                refused = missing_mandatory(module, record)
-                if refused:
-                    return refused
-                record_id = self.add_record(module, **record)
-                return record_result(201, "SUCCESS", "record added",
-                                     {"id": record_id, "Created_Time": now_text(), **stamp},
-                                     action="insert", duplicate_field=None)
+                fields = {name: value for name, value in record.items() if name != "id"}
+                self.records[module][record_id].update(fields)
+                self.search_index.write(f"{module}/{record_id}", self.records[module][record_id])
+                return 200, result_of("SUCCESS", "record updated", {"id": record_id})
+            if module not in self.records:
+                return zoho_error(400, "INVALID_MODULE", "the module name given seems to be invalid")
+            with self.lock:
+                return many(request.get_json()["data"], updated)
 
         @app.put("/crm/v8/<module>/<record_id>")
         def update(module, record_id):
@@ -287,7 +350,7 @@ class FakeZoho(Served):
                                          {"id": record_id})
                 refused = self.refused_fields(record)
                 if refused:
-                    return refused
+                    return jsonify({"data": [refused[1]]}), refused[0]
                 self.records[module][record_id].update(record)
                 self.search_index.write(f"{module}/{record_id}", self.records[module][record_id])
             return record_result(200, "SUCCESS", "record updated", {"id": record_id})
@@ -331,16 +394,21 @@ class FakeZoho(Served):
 
         @app.post("/crm/v8/<module>/<record_id>/Notes")
         def add_note(module, record_id):
-            note = request.get_json()["data"][0]
             with self.lock:
-                if record_id not in self.records.get(module, {}):
-                    return record_result(400, "INVALID_DATA",
-                                         "the related id given seems to be invalid",
-                                         {"api_name": "Parent_Id"})
-                note_id = str(next(self.ids))
-                self.notes[note_id] = {"parent": (module, record_id), **note}
-            return record_result(201, "SUCCESS", "record added",
-                                 {"id": note_id, "Created_Time": now_text()})
+                return many(request.get_json()["data"],
+                            lambda note, n: self.note_added(note, module, record_id))
+
+        @app.post("/crm/v8/Notes")
+        def add_notes():
+            def add(note, n):
+                parent = note.get("Parent_Id")
+                if isinstance(parent, dict):  # v8: {"module": {"api_name": ...}, "id": ...}
+                    module, record_id = (parent.get("module") or {}).get("api_name"), parent.get("id")
+                else:  # v2: the parent's id, and its module in se_module
+                    module, record_id = note.get("se_module"), parent
+                return self.note_added(note, module, str(record_id))
+            with self.lock:
+                return many(request.get_json()["data"], add)
 
         @app.put("/crm/v8/Notes/<note_id>")
         def update_note(note_id):

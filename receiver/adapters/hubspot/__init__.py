@@ -1,11 +1,9 @@
 """The `hubspot` adapter: contacts kept in sync, transcripts and offline messages as notes."""
 
-from ..api import ApiAdapter, ApiSession, Permanent
-from ..base import Delivered
-from ..identities import IdentityLinks
-from ..matching import Matcher
-from ..memo import Memo
-from ..people import from_event
+from ..api import ApiError, Permanent
+from ..base import Delivered, Failed
+from ..crm import CrmAdapter, Job
+from ..people import Person
 from ..transcript import closes_conversation
 from .client import HubSpotClient, NotFound
 from .mapping import contact_properties, offline_note, transcript_note
@@ -13,12 +11,12 @@ from .records import HubSpotContacts
 from .settings import HubSpotSettings
 
 
-class HubSpotAdapter(ApiAdapter):
+class HubSpotAdapter(CrmAdapter):
     """Writes each event to the HubSpot account of RECEIVER_HUBSPOT_TOKEN.
 
     Contacts are matched by the rules of `matching` (remembered links, then token, email
-    and phone), filled but never overwritten; each note carries a reference line that a
-    redelivery finds among the contact's notes.
+    and phone), filled but never overwritten; the visitors of a batch are read by token and
+    email in one call each, and its new notes are created, with their associations, in one.
     """
 
     name = "hubspot"
@@ -27,48 +25,78 @@ class HubSpotAdapter(ApiAdapter):
 
     def __init__(self, settings, config: HubSpotSettings | None = None):
         super().__init__(settings, config)
-        self.include_test = self.config.include_test
-        self.api = ApiSession("HubSpot", self.lease_budget(settings))
-        self.client = HubSpotClient(self.api, self.config.api_url, self.config.token)
-        self.contacts = HubSpotContacts(self.client, self.config)
-        self.matcher = Matcher(
-            IdentityLinks(settings.database_url, settings.store_timeout_seconds),
-            search_lag=self.config.search_lag_seconds, budget=self.lease_budget(settings),
-            overwrite=self.config.overwrite_fields, protected={self.config.token_property})
-        self.notes = Memo()  # note marker -> note id
+        config = self.config
+        self.start(settings, config, "HubSpot", protected={config.token_property})
+        self.client = HubSpotClient(self.api, config.api_url, config.token)
+        self.contacts = HubSpotContacts(self.client, config)
 
-    def write(self, event: dict) -> Delivered:
-        person = from_event(event)
-        if not person.identifiers():
-            raise Permanent("the visitor has no email, phone or visitor token to match a "
-                            "HubSpot contact on")
-        match = self.matcher.match(self.contacts, person,
-                                   contact_properties(person, self.config))
-        contact_id = match.record_id
-        references = {"contact_id": contact_id}
-        caution = match.caution(person.name)
+    def records_for(self, event: dict) -> HubSpotContacts:
+        return self.contacts
+
+    def wanted(self, person: Person, records: HubSpotContacts) -> dict:
+        return contact_properties(person, self.config)
+
+    def unmatched(self, event: dict, person: Person, records: HubSpotContacts):
+        if person.identifiers():
+            return None
+        return Failed("the visitor has no email, phone or visitor token to match a HubSpot "
+                      "contact on")
+
+    def note_of(self, event: dict, caution: str | None) -> tuple | None:
         if event["kind"] == "offline.message":
-            references["note_id"] = self.upsert_note(contact_id, *offline_note(event, caution))
-        elif closes_conversation(event):
-            references["note_id"] = self.upsert_note(contact_id,
-                                                     *transcript_note(event, caution))
-        return Delivered(detail=f"HubSpot contact {contact_id}", references=references)
+            return offline_note(event, caution)
+        if closes_conversation(event):
+            return transcript_note(event, caution)
+        return None
 
-    def upsert_note(self, contact_id: str, marker: str, properties: dict) -> str:
-        """Update the contact's note that carries `marker`, or create it."""
-        note_id = self.notes.get(marker)
-        if note_id is None:
-            bodies = self.client.note_bodies(contact_id)
-            note_id = next((i for i, body in bodies.items() if marker in body), None)
-        if note_id is not None:
-            try:
-                self.client.update_note(note_id, properties)
-            except NotFound:
-                note_id = None
-        if note_id is None:
-            note_id = self.client.create_note(contact_id, properties)
-        self.notes.put(marker, note_id)
-        return note_id
+    def delivered(self, job: Job) -> Delivered:
+        references = {"contact_id": job.match.record_id}
+        if job.note_id:
+            references["note_id"] = job.note_id
+        return Delivered(detail=f"HubSpot contact {job.match.record_id}", references=references)
+
+    def look_up(self, jobs: list[Job]) -> dict:
+        people = [job.person for job in jobs
+                  if not self.matcher.settled(job.records, job.person, job.wanted)]
+        # One visitor is looked up as the matcher goes, which stops at the first found.
+        return {self.contacts: self.contacts.looked_up(people)} if len(people) > 1 else {}
+
+    def create_records(self, records, wanted: list[dict]) -> list:
+        if len(wanted) < 2:
+            return super().create_records(records, wanted)
+        return self.client.create_contacts(wanted)
+
+    def update_records(self, records, updates: list[tuple[str, dict]]) -> list:
+        if len(updates) < 2:
+            return super().update_records(records, updates)
+        try:
+            done = self.client.update_contacts(updates)
+        except ApiError as error:
+            return [error] * len(updates)
+        # What HubSpot refused is sent alone: a conflict there writes the rest of the fields.
+        return [None if ok else super().update_records(records, [update])[0]
+                for ok, update in zip(done, updates)]
+
+    def create_notes(self, records: HubSpotContacts, jobs: list[Job]) -> None:
+        made = self.client.create_notes({str(n): (job.match.record_id, job.note[1])
+                                         for n, job in enumerate(jobs)})
+        for n, job in enumerate(jobs):
+            result = made.get(str(n))
+            if isinstance(result, str):
+                job.note_id = result
+            else:
+                job.fail(result or Permanent("HubSpot answered no result for the note"))
+
+    def update_note(self, records: HubSpotContacts, note_id: str, properties: dict) -> bool:
+        try:
+            self.client.update_note(note_id, properties)
+        except NotFound:
+            return False
+        return True
+
+    def find_note(self, records: HubSpotContacts, contact_id: str, marker: str) -> str | None:
+        bodies = self.client.note_bodies(contact_id)
+        return next((i for i, body in bodies.items() if marker in body), None)
 
     def check(self) -> str:
         self.api.start()
@@ -76,7 +104,3 @@ class HubSpotAdapter(ApiAdapter):
         unique = "unique" if definition.get("hasUniqueValue") else "NOT unique (duplicates possible)"
         return (f"{self.config.api_url} accepted the token; contact property "
                 f"{self.config.token_property} exists, {unique}")
-
-    def close(self) -> None:
-        super().close()
-        self.matcher.close()

@@ -1,6 +1,8 @@
 """HubSpot contacts as the matcher sees them: found, read, created and updated by id."""
 
 from ..api import Transient
+from ..lookups import LookedUp
+from ..people import Person
 from .client import Conflict, HubSpotClient, NotFound
 from .settings import HubSpotSettings
 
@@ -29,6 +31,29 @@ class HubSpotContacts:
 
     def read(self, record_id: str) -> dict | None:
         return self.client.read_contact(record_id, self.properties)
+
+    def looked_up(self, people: list[Person]) -> LookedUp:
+        """These visitors' contacts by token and email, read in one batch call for each, and
+        by phone, in one search."""
+        found, held = {}, {}
+        for kind, property_name in (("token", self.settings.token_property), ("email", "email")):
+            values = sorted({getattr(person, kind) for person in people if getattr(person, kind)})
+            hits = self.client.contacts_by(property_name, values, self.properties) if values else {}
+            for value in values:
+                record_id, fields = hits.get(value, (None, None))
+                found[kind, value] = record_id
+                if record_id:
+                    held[record_id] = fields
+        phones = sorted({person.phone for person in people if person.phone})
+        if phones:
+            # Read by id if chosen: the search index may lag the record.
+            hits, whole = self.client.search_contacts("phone", phones)
+            for phone in phones:
+                if phone in hits:
+                    found["phone", phone] = hits[phone]
+                elif whole:  # else another page may hold it: searched alone, if need be
+                    found["phone", phone] = None
+        return LookedUp(self, found, held)
 
     def create(self, fields: dict) -> tuple[str, bool]:
         return self.client.create_contact(fields)

@@ -1,11 +1,9 @@
 """The `zoho` adapter: Contacts (or Leads) filled in, transcripts and offline messages as Notes."""
 
-from ..api import ApiAdapter, ApiSession, Permanent
-from ..base import Delivered
-from ..identities import IdentityLinks
-from ..matching import Matcher
-from ..memo import Memo
-from ..people import Person, from_event
+from ..api import ApiError, Permanent
+from ..base import Delivered, Failed
+from ..crm import CrmAdapter, Job
+from ..people import Person
 from ..transcript import closes_conversation
 from .auth import AccessTokens
 from .client import ZohoClient
@@ -19,12 +17,11 @@ PASSING_KINDS = {"chat.started", "chat.queued", "chat.taken", "chat.forwarded",
                  "message.visitor", "message.agent"}
 
 
-class ZohoAdapter(ApiAdapter):
+class ZohoAdapter(CrmAdapter):
     """Writes each event to Zoho CRM with the refresh token of RECEIVER_ZOHO_REFRESH_TOKEN.
 
     Records are matched by the rules of `matching` (remembered links, then the token field,
-    email and phone), filled but never overwritten; each note carries a reference line
-    that a redelivery finds among the record's notes.
+    email and phone), filled but never overwritten; a batch's new notes are added in one call.
     """
 
     name = "zoho"
@@ -33,41 +30,29 @@ class ZohoAdapter(ApiAdapter):
 
     def __init__(self, settings, config: ZohoSettings | None = None):
         super().__init__(settings, config)
-        self.include_test = self.config.include_test
-        self.api = ApiSession("Zoho CRM", self.lease_budget(settings))
-        self.tokens = AccessTokens(self.api, self.config)
-        self.client = ZohoClient(self.api, self.tokens, self.config.api_url)
-        self.modules = {module: ZohoRecords(self.client, self.config, module)
-                        for module in {self.config.module, OFFLINE_MODULE}}
-        protected = {self.config.token_field} if self.config.token_field else set()
-        self.matcher = Matcher(
-            IdentityLinks(settings.database_url, settings.store_timeout_seconds),
-            search_lag=self.config.search_lag_seconds, budget=self.lease_budget(settings),
-            overwrite=self.config.overwrite_fields, protected=protected)
-        self.notes = Memo()  # note marker -> note id
+        config = self.config
+        self.start(settings, config, "Zoho CRM",
+                   protected={config.token_field} if config.token_field else set())
+        self.tokens = AccessTokens(self.api, config)
+        self.client = ZohoClient(self.api, self.tokens, config.api_url)
+        self.modules = {module: ZohoRecords(self.client, config, module)
+                        for module in {config.module, OFFLINE_MODULE}}
 
-    def write(self, event: dict) -> Delivered:
-        person = from_event(event)
+    def records_for(self, event: dict) -> ZohoRecords:
         offline = event["kind"] == "offline.message"
-        module = OFFLINE_MODULE if offline else self.config.module
-        records = self.modules[module]
-        if not self.can_match(records, person):
-            if event["kind"] in PASSING_KINDS:
-                # Message bodies rarely carry an email; the close writes the whole transcript.
-                return Delivered(detail="no email or phone to match a Zoho record on yet")
-            raise Permanent("the visitor has no email or phone to match a Zoho record on (set "
-                            "RECEIVER_ZOHO_VISITOR_TOKEN_FIELD to match on the visitor token)")
-        match = self.matcher.match(records, person, record_fields(person, self.config, module))
-        record_id = match.record_id
-        references = {"module": module, "record_id": record_id}
-        caution = match.caution(person.name)
-        if offline:
-            references["note_id"] = self.upsert_note(module, record_id,
-                                                     *offline_note(event, caution))
-        elif closes_conversation(event):
-            references["note_id"] = self.upsert_note(module, record_id,
-                                                     *transcript_note(event, caution))
-        return Delivered(detail=f"Zoho {module} {record_id}", references=references)
+        return self.modules[OFFLINE_MODULE if offline else self.config.module]
+
+    def wanted(self, person: Person, records: ZohoRecords) -> dict:
+        return record_fields(person, self.config, records.module)
+
+    def unmatched(self, event: dict, person: Person, records: ZohoRecords):
+        if self.can_match(records, person):
+            return None
+        if event["kind"] in PASSING_KINDS:
+            # Message bodies rarely carry an email; the close writes the whole transcript.
+            return Delivered(detail="no email or phone to match a Zoho record on yet")
+        return Failed("the visitor has no email or phone to match a Zoho record on (set "
+                      "RECEIVER_ZOHO_VISITOR_TOKEN_FIELD to match on the visitor token)")
 
     def can_match(self, records: ZohoRecords, person: Person) -> bool:
         """An email or phone, a token Zoho holds, or a token already linked to a record."""
@@ -75,24 +60,58 @@ class ZohoAdapter(ApiAdapter):
             return True
         return bool(person.token and self.matcher.linked_id(records, person))
 
-    def upsert_note(self, module: str, record_id: str, marker: str, title: str,
-                    content: str) -> str:
-        """Update the record's note that carries `marker`, or add it."""
-        note_id = self.notes.get(marker)
-        if note_id is not None:
-            try:
-                self.client.update_note(note_id, title, content)
-                return note_id
-            except Permanent:  # deleted in Zoho since it was remembered: look again
-                self.notes.forget(marker)
-        contents = self.client.notes(module, record_id)
-        note_id = next((i for i, text in contents.items() if marker in text), None)
-        if note_id is None:
-            note_id = self.client.add_note(module, record_id, title, content)
+    def note_of(self, event: dict, caution: str | None) -> tuple | None:
+        if event["kind"] == "offline.message":
+            marker, heading, content = offline_note(event, caution)
+        elif closes_conversation(event):
+            marker, heading, content = transcript_note(event, caution)
         else:
-            self.client.update_note(note_id, title, content)
-        self.notes.put(marker, note_id)
-        return note_id
+            return None
+        return marker, (heading, content)
+
+    def delivered(self, job: Job) -> Delivered:
+        module, record_id = job.records.module, job.match.record_id
+        references = {"module": module, "record_id": record_id}
+        if job.note_id:
+            references["note_id"] = job.note_id
+        return Delivered(detail=f"Zoho {module} {record_id}", references=references)
+
+    def create_records(self, records, wanted: list[dict]) -> list:
+        if len(wanted) < 2:
+            return super().create_records(records, wanted)
+        return self.client.insert_many(records.module, wanted)
+
+    def update_records(self, records, updates: list[tuple[str, dict]]) -> list:
+        if len(updates) < 2:
+            return super().update_records(records, updates)
+        try:
+            done = self.client.update_many(records.module, updates)
+        except Permanent:  # refused as a whole: each is sent alone, to tell which
+            done = [False] * len(updates)
+        except ApiError as error:
+            return [error] * len(updates)
+        return [None if ok else super().update_records(records, [update])[0]
+                for ok, update in zip(done, updates)]
+
+    def create_notes(self, records: ZohoRecords, jobs: list[Job]) -> None:
+        made = self.client.add_notes([(records.module, job.match.record_id, *job.note[1])
+                                      for job in jobs])
+        for job, result in zip(jobs, made):
+            if isinstance(result, str):
+                job.note_id = result
+            else:
+                job.fail(result)
+
+    def update_note(self, records: ZohoRecords, note_id: str, note: tuple) -> bool:
+        try:
+            self.client.update_note(note_id, *note)
+        except Permanent:  # deleted in Zoho since it was written
+            return False
+        return True
+
+    def find_note(self, records: ZohoRecords, record_id: str, marker: str) -> str | None:
+        contents = self.client.notes(records.module, record_id)
+        return next((i for i, text in contents.items() if marker in text), None)
 
     def check(self) -> str:
         self.api.start()
@@ -100,7 +119,3 @@ class ZohoAdapter(ApiAdapter):
         self.client.probe(self.config.module)
         domain = self.config.api_url or self.tokens.api_domain
         return f"{self.config.accounts_url} issued a token; {domain} lets it read {self.config.module}"
-
-    def close(self) -> None:
-        super().close()
-        self.matcher.close()

@@ -2,7 +2,7 @@
 
 from urllib.parse import quote
 
-from ..api import ApiSession, Permanent, Transient, asked_delay, error_for, json_of
+from ..api import ApiError, ApiSession, Permanent, Transient, asked_delay, error_for, json_of
 from ..matching import LostAnswer
 from .auth import THROTTLED_DELAY, AccessTokens
 
@@ -10,6 +10,7 @@ API_PATH = "/crm/v8"
 DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
 CREDENTIALS = "RECEIVER_ZOHO_REFRESH_TOKEN and its scope ZohoCRM.modules.ALL"
 EXPIRED_TOKEN_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE"}
+BATCH_SIZE = 100  # records (or notes) Zoho takes in one write
 
 
 def first_result(body: dict) -> dict:
@@ -26,6 +27,16 @@ def describe(result: dict) -> str:
 
 def record_error(result: dict) -> Permanent:
     return Permanent(f"Zoho CRM refused the record: {describe(result)}")
+
+
+def inserted(result: dict) -> tuple[str, bool] | ApiError:
+    """(id, whether it existed) from one record's result of an insert, or its error."""
+    duplicate = (result.get("details") or {}).get("duplicate_record") or {}
+    if result.get("code") == "DUPLICATE_DATA" and duplicate.get("id"):
+        return str(duplicate["id"]), True
+    if result.get("status") == "success":
+        return str(result["details"]["id"]), False
+    return record_error(result)
 
 
 class ZohoClient:
@@ -94,6 +105,40 @@ class ZohoClient:
             raise self.error(response)
         return self.written_id(json_of(response)), False
 
+    def insert_many(self, module: str, records: list[dict]) -> list[tuple[str, bool] | ApiError]:
+        """Insert records, a hundred a call: as `insert` answers for one, or the error Zoho
+        gave for it; Zoho answers one result per record, in order."""
+        made: list[tuple[str, bool] | ApiError] = []
+        for start in range(0, len(records), BATCH_SIZE):
+            chunk = records[start:start + BATCH_SIZE]
+            try:
+                response = self.send("POST", f"/{module}", json={"data": chunk, "trigger": []})
+            except Transient as error:
+                made += [LostAnswer(error.reason)] * len(chunk)
+                continue
+            if response.status_code >= 500:
+                made += [LostAnswer(self.error(response).reason, asked_delay(response))] * len(chunk)
+                continue
+            results = json_of(response).get("data")
+            if not isinstance(results, list):  # an error of the whole call
+                made += [self.error(response)] * len(chunk)
+                continue
+            made += [inserted(results[n] if n < len(results) else {}) for n in range(len(chunk))]
+        return made
+
+    def update_many(self, module: str, updates: list[tuple[str, dict]]) -> list[bool]:
+        """Update records (id, fields), a hundred a call: whether each was updated, as Zoho
+        answers one result per record, in order. A failure of a whole call raises."""
+        done: list[bool] = []
+        for start in range(0, len(updates), BATCH_SIZE):
+            chunk = updates[start:start + BATCH_SIZE]
+            answer = self.call("PUT", f"/{module}", json={"trigger": [], "data": [
+                {"id": record_id, **fields} for record_id, fields in chunk]})
+            results = answer.get("data") or []
+            done += [n < len(results) and results[n].get("status") == "success"
+                     for n in range(len(chunk))]
+        return done
+
     def read(self, module: str, record_id: str, fields: list[str]) -> dict | None:
         """The record's `fields` as Zoho holds them now, or None if it has no such record."""
         try:
@@ -124,9 +169,22 @@ class ZohoClient:
                 return contents
             page += 1
 
-    def add_note(self, module: str, record_id: str, title: str, content: str) -> str:
-        return self.written_id(self.call("POST", f"/{module}/{record_id}/Notes", json={
-            "data": [{"Note_Title": title, "Note_Content": content}]}))
+    def add_notes(self, notes: list[tuple[str, str, str, str]]) -> list[str | ApiError]:
+        """Add notes (module, record id, title, content) in one call per hundred: each one's
+        id, or the error Zoho gave for it; Zoho answers one result per note, in order."""
+        made: list[str | ApiError] = []
+        for start in range(0, len(notes), BATCH_SIZE):
+            chunk = notes[start:start + BATCH_SIZE]
+            answer = self.call("POST", "/Notes", json={"data": [{
+                "Note_Title": title, "Note_Content": content,
+                "Parent_Id": {"module": {"api_name": module}, "id": record_id},
+            } for module, record_id, title, content in chunk]})
+            results = answer.get("data") or []
+            for n in range(len(chunk)):
+                result = results[n] if n < len(results) else {}
+                made.append(str(result["details"]["id"]) if result.get("status") == "success"
+                            else record_error(result))
+        return made
 
     def update_note(self, note_id: str, title: str, content: str) -> None:
         self.written_id(self.call("PUT", f"/Notes/{quote(note_id, safe='')}", json={
