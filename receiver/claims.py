@@ -69,6 +69,18 @@ class HeldClaims:
                                           timedelta(seconds=self.lease_seconds / 2))
         return self.batch.popleft() if self.batch else None
 
+    def take(self, wanted) -> list[deliveries.Claim]:
+        """The claims in hand that `wanted(claim)` accepts, in due order; the rest stay in hand.
+
+        For an adapter that takes several deliveries at once (worker.py): each claim is the
+        head of its conversation, so the ones taken never hold two of one conversation.
+        """
+        taken, kept = [], deque()
+        for claim in self.batch:
+            (taken if wanted(claim) else kept).append(claim)
+        self.batch = kept
+        return taken
+
     def give_back(self) -> None:
         """Release the claims not attempted yet, so no other worker waits out their lease."""
         held, self.batch = list(self.batch), deque()

@@ -105,16 +105,19 @@ class Worker:
         first = self.claims.next(now)
         if first is None:
             return []
-        batches, kept = {first.adapter: [first]}, []
-        while self.claims.held:
-            claim = self.claims.held.popleft()
+        batches = {first.adapter: [first]}
+
+        def joins_a_batch(claim) -> bool:
             size = self.batch_size(claim.adapter)
-            batch = batches.setdefault(claim.adapter, []) if size > 1 else None
-            if batch is not None and len(batch) < size:
+            if size == 1:
+                return False
+            batch = batches.setdefault(claim.adapter, [])
+            if len(batch) < size:
                 batch.append(claim)
-            else:
-                kept.append(claim)
-        self.claims.held.extend(kept)
+                return True
+            return False
+
+        self.claims.take(joins_a_batch)
         return [batch for batch in batches.values() if batch]
 
     def batch_size(self, adapter: str) -> int:
