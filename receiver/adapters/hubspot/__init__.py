@@ -8,6 +8,7 @@ from ..memo import Memo
 from ..people import from_event
 from ..transcript import closes_conversation
 from .client import HubSpotClient, NotFound
+from .limits import HubSpotLimits
 from .mapping import contact_properties, offline_note, transcript_note
 from .records import HubSpotContacts
 from .settings import HubSpotSettings
@@ -28,7 +29,8 @@ class HubSpotAdapter(ApiAdapter):
         super().__init__(settings)
         self.config = HubSpotSettings.from_environ(settings.environ)
         self.include_test = self.config.include_test
-        self.api = ApiSession("HubSpot", self.lease_budget(settings))
+        self.api = ApiSession("HubSpot", self.lease_budget(settings),
+                              HubSpotLimits(settings, self.config))
         self.client = HubSpotClient(self.api, self.config.api_url, self.config.token)
         self.contacts = HubSpotContacts(self.client, self.config)
         self.matcher = Matcher(

@@ -9,6 +9,7 @@ from ..people import Person, from_event
 from ..transcript import closes_conversation
 from .auth import AccessTokens
 from .client import ZohoClient
+from .limits import ZohoLimits
 from .mapping import offline_note, record_fields, transcript_note
 from .records import ZohoRecords
 from .settings import ZohoSettings
@@ -34,7 +35,8 @@ class ZohoAdapter(ApiAdapter):
         super().__init__(settings)
         self.config = ZohoSettings.from_environ(settings.environ)
         self.include_test = self.config.include_test
-        self.api = ApiSession("Zoho CRM", self.lease_budget(settings))
+        self.api = ApiSession("Zoho CRM", self.lease_budget(settings),
+                              ZohoLimits(settings, self.config))
         self.tokens = AccessTokens(self.api, self.config)
         self.client = ZohoClient(self.api, self.tokens, self.config.api_url)
         self.modules = {module: ZohoRecords(self.client, self.config, module)
