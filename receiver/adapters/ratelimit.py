@@ -125,6 +125,16 @@ class Budget:
             self.sleep(wait)
             waited += wait
 
+    def heed(self, response, remaining_header: str, refused_for: float) -> None:
+        """Correct the bucket from the CRM's answer: a 429 stops it for `refused_for`
+        seconds, else the header that counts the calls left may lower it."""
+        if response.status_code == 429:
+            self.refused(refused_for)
+            return
+        remaining = response.headers.get(remaining_header, "")
+        if remaining.isdigit():
+            self.remaining(int(remaining))
+
     def remaining(self, calls: int) -> None:
         """The CRM says `calls` are left in its window: keep no more than that."""
         if calls < self.bucket.capacity:  # else the bucket cannot hold more than that anyway

@@ -6,11 +6,9 @@ carry no X-HubSpot-RateLimit-* headers, the others say how many calls the window
 https://developers.hubspot.com/docs/api/usage-details
 """
 
-from ..api import json_of, asked_delay
+from ..api import asked_delay, json_of
 from ..ratelimit import Budget, BudgetStore, Limits, account_key
 from .client import limit_window
-
-SEARCH_WINDOW_SECONDS = 1.0  # a 429 of the secondly search limit lifts within a second
 
 
 class HubSpotLimits(Limits):
@@ -26,16 +24,12 @@ class HubSpotLimits(Limits):
         return [self.calls, self.searches] if url.endswith("/search") else [self.calls]
 
     def observe(self, method: str, url: str, response) -> None:
+        budget, delay = self.calls, 0.0
         if response.status_code == 429:
-            searching = json_of(response).get("policyName") == "SECONDLY"
-            budget = self.searches if searching else self.calls
-            delay = asked_delay(response) or limit_window(response) or (
-                self.searches.rate.seconds if searching else self.calls.rate.seconds)
-            budget.refused(delay)
-            return
-        remaining = response.headers.get("X-HubSpot-RateLimit-Remaining", "")
-        if remaining.isdigit():
-            self.calls.remaining(int(remaining))
+            if json_of(response).get("policyName") == "SECONDLY":
+                budget = self.searches
+            delay = asked_delay(response) or limit_window(response) or budget.rate.seconds
+        budget.heed(response, "X-HubSpot-RateLimit-Remaining", delay)
 
     def close(self) -> None:
         self.store.close()

@@ -23,14 +23,9 @@ class ZohoLimits(Limits):
         return [self.credits] if "/crm/" in url else []
 
     def observe(self, method: str, url: str, response) -> None:
-        if "/crm/" not in url:
-            return
-        if response.status_code == 429:
-            self.credits.refused(asked_delay(response) or THROTTLED_SECONDS)
-            return
-        remaining = response.headers.get("X-RATELIMIT-REMAINING", "")
-        if remaining.isdigit():
-            self.credits.remaining(int(remaining))
+        if "/crm/" in url:
+            self.credits.heed(response, "X-RATELIMIT-REMAINING",
+                              asked_delay(response) or THROTTLED_SECONDS)
 
     def close(self) -> None:
         self.store.close()
