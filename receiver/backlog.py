@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
+from .store import breakers
 from .store.tables import DEAD, HELD, PENDING, deliveries, quarantine
 from .store.transactions import reading
 
@@ -70,6 +71,10 @@ def read_backlog(engine, adapters: tuple[str, ...] = ()) -> list:
                    conn.execute(PENDING_BY_ADAPTER)}
         given_up = dict(conn.execute(DEAD_BY_ADAPTER).all())
         held = conn.execute(HELD_IN_QUARANTINE).scalar()
+        tripped = breakers.opened(conn)
+    breaker = GaugeMetricFamily("receiver_adapter_breaker_open",
+                                "1 while the circuit breaker keeps the adapter paused",
+                                labels=["adapter"])
     for adapter in sorted(set(adapters) | set(waiting) | set(given_up)):
         total, first = waiting.get(adapter, (0, None))
         pending.add_metric([adapter], total)
@@ -77,6 +82,8 @@ def read_backlog(engine, adapters: tuple[str, ...] = ()) -> list:
             first = first.replace(tzinfo=timezone.utc)
         oldest.add_metric([adapter], (now - first).total_seconds() if first else 0)
         dead.add_metric([adapter], given_up.get(adapter, 0))
-    return [pending, oldest, dead,
+    for adapter in sorted(set(adapters) | set(tripped)):
+        breaker.add_metric([adapter], 1 if adapter in tripped else 0)
+    return [pending, oldest, dead, breaker,
             GaugeMetricFamily("receiver_quarantine_held", "Bodies held in quarantine",
                               value=held)]

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from .adapters import deadline
 from .adapters.base import Delivered, Failed, RetryLater
+from .circuits import Circuits
 from .claims import Claims
 from .logs import fields
 from .metrics import DELIVERIES
@@ -61,16 +62,19 @@ class Worker:
         self.name = name or worker_name()
         self.upgrade_notice = UpgradeNotice()
         self.claims = Claims(engine, adapters, self.name, lease_seconds)
+        self.circuits = Circuits(engine, self.name, lease_seconds)
 
     def step(self) -> bool:
         """Deliver one due delivery; False when none is due."""
-        claim = self.claims.next(utcnow())
+        claim = self.circuits.probe(utcnow()) or self.claims.next(utcnow())
         if claim is None:
             return False
         attempted_at = utcnow()
         started = time.monotonic()
         outcome = self.attempt(claim)
         self.record(claim, outcome, attempted_at)
+        if self.circuits.observe(claim, outcome, utcnow()):
+            self.claims.give_back()  # the paused adapter's claims in hand spend no attempt
         duration = time.monotonic() - started
         self.claims.pace.add(duration)
         name = OUTCOME_NAMES[type(outcome)]

@@ -8,7 +8,7 @@ from flask import Response, abort, render_template, request
 from ..config import get_settings
 from ..records import KINDS
 from ..store import events as event_store
-from ..store import pauses
+from ..store import breakers, pauses
 from ..store import quarantine as quarantine_store
 from ..store.db import get_engine
 from ..store.transactions import reading
@@ -173,8 +173,10 @@ def adapters():
     """Each configured adapter: its last check and whether it is paused."""
     with reading(get_engine()) as conn:
         paused = pauses.paused(conn)
+        automatic = breakers.opened(conn)
     latest = checks.cached()
     return _page("adapters.html", names=get_settings().adapters, paused=paused,
+                 automatic=automatic,
                  checks=latest, checked_at=checks.checked_at())
 
 
