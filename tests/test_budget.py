@@ -129,6 +129,17 @@ def test_calls_reserved_at_once_skip_the_store_and_lapse(store):
     assert spending.reserved == 2 and clock.slept == []
 
 
+def test_a_store_that_cannot_keep_the_budget_does_not_stop_the_calls(tmp_path, caplog):
+    store = BudgetStore(f"sqlite:///{tmp_path / 'no-schema.sqlite3'}", 1.0)
+    spending = Budget(store, "hubspot:x", Rate(1, 10.0))
+    for _ in range(3):
+        spending.take(within=0.1)  # no table: each call goes, unbudgeted, and says so
+    spending.remaining(0)
+    spending.refused(10.0)
+    store.close()
+    assert "the rate budget is not kept while the store is unavailable" in caplog.text
+
+
 PER_WINDOW, WINDOW, CHATS = 20, 1.0, 12
 
 

@@ -76,13 +76,21 @@ class BudgetStore:
                                        pool_size=1)
         return self._engine
 
-    def run(self, statement, *args):
-        """Run one of store.budget's statements in its own short transaction."""
+    def run(self, statement, *args, unavailable=None):
+        """Run one of store.budget's statements in its own short transaction; `unavailable`
+        when the store cannot answer.
+
+        A store that cannot keep the budget must not stop the calls themselves (a
+        connection check, a delivery whose outcome a later transaction may still record):
+        they go unbudgeted, and a 429 then paces them as it did before the budget.
+        """
         try:
             with transaction(self.engine) as conn:
                 return statement(conn, *args)
         except StoreUnavailable as error:
-            raise Transient(f"the receiver's database is unavailable: {error}") from None
+            log.warning("the rate budget is not kept while the store is unavailable: %s",
+                        error)
+            return unavailable
 
     def close(self) -> None:
         if self._engine is not None:
@@ -110,7 +118,8 @@ class Budget:
             if self.reserved and now < self.reserved_until:
                 self.reserved -= 1
                 return
-            granted, wait = self.store.run(budget.take, self.key, self.bucket, RESERVE, now)
+            granted, wait = self.store.run(budget.take, self.key, self.bucket, RESERVE, now,
+                                           unavailable=(1, 0.0))
             if granted:
                 # Unspent calls lapse after a tenth of the window, so the bucket's arithmetic
                 # (see BURST_SHARE) holds however late a reserved call is spent.
