@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 
 from .adapters.base import Delivered, Failed
+from .adapters.ratelimit import WAIT_REASON
 
 UP, DOWN, UNTRIED = "up", "down", "untried"
 # What an adapter reports when the CRM cannot be reached or answers 5xx (adapters/api.py)...
@@ -11,8 +12,6 @@ UNREACHABLE = re.compile(
     r"HTTP 5\d\d\b|cannot reach|did not answer|no answer from|took longer than")
 # ...and when it refuses the credentials: no delivery can succeed until someone acts.
 REFUSED = re.compile(r"HTTP 40[13]\b|refused the OAuth client|refused RECEIVER_")
-# A delivery that waited for the rate budget never reached the CRM: it says nothing of it.
-WAITED = "waiting for the rate budget"
 
 
 def verdict(outcome) -> str:
@@ -21,7 +20,7 @@ def verdict(outcome) -> str:
     if isinstance(outcome, Delivered):
         return UP
     reason = outcome.reason or ""
-    if WAITED in reason:
+    if WAIT_REASON in reason:  # it waited for the rate budget: it never reached the CRM
         return UNTRIED
     if REFUSED.search(reason) or (not isinstance(outcome, Failed) and UNREACHABLE.search(reason)):
         return DOWN
