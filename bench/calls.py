@@ -58,9 +58,8 @@ def drain(worker) -> None:
 def measure(chats: int, returning: float) -> dict:
     """Calls each fake received while a new worker drained `chats` closed conversations."""
     from receiver import create_app
-    from receiver.config import EXTENSION as SETTINGS
+    from receiver.state import current
     from receiver.store import schema
-    from receiver.store.db import EXTENSION as ENGINE
     from receiver.worker import build_worker
     from tests.fakes.hubspot import TOKEN as HUBSPOT_TOKEN
     from tests.fakes.hubspot import FakeHubSpot
@@ -77,21 +76,21 @@ def measure(chats: int, returning: float) -> dict:
             "RECEIVER_ZOHO_CLIENT_ID": CLIENT_ID, "RECEIVER_ZOHO_CLIENT_SECRET": CLIENT_SECRET,
             "RECEIVER_ZOHO_REFRESH_TOKEN": REFRESH_TOKEN, "RECEIVER_ZOHO_ACCOUNTS_URL": zoho.url,
         })
-        engine = app.extensions[ENGINE]
+        engine = current(app).engine
         schema.upgrade(engine)
         client = app.test_client()
         returners = int(chats * returning)
         for visitor in range(returners):  # their first chat, delivered before the backlog
             post_all(client, conversation(ROOT if CODE is None else CODE,
                                           f"before-{visitor}", visitor))
-        first = build_worker(app.extensions[SETTINGS], engine)
+        first = build_worker(current(app).settings, engine)
         drain(first)
         hubspot.index(), zoho.index()
         hubspot_before, zoho_before = len(hubspot.requests), len(zoho.requests)
         for chat in range(chats):
             post_all(client, conversation(ROOT if CODE is None else CODE, f"backlog-{chat}",
                                           chat))  # visitors below `returners` come back
-        worker = build_worker(app.extensions[SETTINGS], engine)
+        worker = build_worker(current(app).settings, engine)
         drain(worker)
         hubspot_calls = hubspot.requests[hubspot_before:]
         zoho_calls = [call for call in zoho.requests[zoho_before:] if call[1].startswith("/crm/")]

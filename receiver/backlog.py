@@ -7,6 +7,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, literal_column, select
 
 from . import clock
+from .store import breakers
 from .store.tables import DEAD, HELD, PENDING, deliveries, quarantine
 from .store.transactions import reading
 
@@ -83,11 +84,17 @@ def read_backlog(engine, adapters: tuple[str, ...] = ()) -> list:
                    conn.execute(PENDING_BY_ADAPTER)}
         given_up = dict(conn.execute(DEAD_BY_ADAPTER).all())
         held = conn.execute(HELD_IN_QUARANTINE).scalar()
+        tripped = breakers.opened(conn)
+    breaker = GaugeMetricFamily("receiver_adapter_breaker_open",
+                                "1 while the circuit breaker keeps the adapter paused",
+                                labels=["adapter"])
     for adapter in sorted(set(adapters) | set(waiting) | set(given_up)):
         total, first = waiting.get(adapter, (0, None))
         pending.add_metric([adapter], total)
         oldest.add_metric([adapter], clock.since(first, now) if first else 0)
         dead.add_metric([adapter], given_up.get(adapter, 0))
-    return [pending, oldest, dead,
+    for adapter in sorted(set(adapters) | set(tripped)):
+        breaker.add_metric([adapter], 1 if adapter in tripped else 0)
+    return [pending, oldest, dead, breaker,
             GaugeMetricFamily("receiver_quarantine_held", "Bodies held in quarantine",
                               value=held)]

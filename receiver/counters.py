@@ -13,6 +13,8 @@ LATENCY = Histogram("receiver_request_duration_seconds", "Webhook request handli
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 DELIVERIES = Counter("receiver_deliveries", "Delivery attempts, by adapter and outcome",
                      ["adapter", "outcome"])
+BREAKERS_OPENED = Counter("receiver_breaker_opened", "Adapters paused by the circuit breaker",
+                          ["adapter"])
 
 
 def type_label(source_type: str | None) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from .adapters import deadline
 from .adapters.base import Delivered, Failed, RetryLater
+from .circuits import Circuits
 from .claims import HeldClaims
 from .counters import DELIVERIES
 from .logs import fields
@@ -62,10 +63,11 @@ class Worker:
         self.name = name or worker_name()
         self.upgrade_notice = UpgradeNotice()
         self.claims = HeldClaims(engine, adapters, self.name, lease_seconds)
+        self.circuits = Circuits(engine, self.name, lease_seconds)
 
     def step(self) -> bool:
-        """Deliver the next due delivery and, to each adapter that batches, all of its
-        deliveries in hand; False when none is due."""
+        """Deliver the next due delivery (or an open breaker's probe) and, to each adapter that
+        batches, all of its deliveries in hand; False when none is due."""
         batches = self.batches(utcnow())
         if not batches:
             return False
@@ -78,6 +80,8 @@ class Worker:
                 for claim, outcome in zip(claims, answered)]
         for claim, outcome in done:
             self.record(claim, outcome, attempted_at)
+        if any([self.circuits.observe(claim, outcome, utcnow()) for claim, outcome in done]):
+            self.claims.give_back()  # the paused adapter's claims in hand spend no attempt
         duration = time.monotonic() - started
         # The pace is per delivery the step could have made: an adapter that batches takes
         # up to its batch size for about the cost of one, so its conversations are claimed
@@ -102,6 +106,9 @@ class Worker:
         Each claim is the head of its conversation, so no batch holds two of one; the claims
         left in hand stay in due order for the next steps.
         """
+        probe = self.circuits.probe(now)
+        if probe is not None:
+            return [[probe]]  # a probe goes alone: one delivery tells whether the CRM is back
         first = self.claims.next(now)
         if first is None:
             return []

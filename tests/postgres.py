@@ -45,7 +45,8 @@ def truncate(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE events, deliveries, quarantine, crm_links, crm_identities,"
-                          " paused_adapters RESTART IDENTITY CASCADE"))
+                          " crm_notes, paused_adapters, adapter_breakers, rate_budgets"
+                          " RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 

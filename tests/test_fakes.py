@@ -61,3 +61,28 @@ def test_zoho_grants_ten_access_tokens_in_ten_minutes_and_keeps_thirty_live():
             grant(zoho)
         assert zoho.token_grants == 31
         assert len(zoho.tokens) == 30 and first not in zoho.tokens  # the 31st deleted it
+
+
+def test_hubspot_refuses_the_call_past_its_window_and_counts_it():
+    with FakeHubSpot(per_window=3, window=60.0) as hubspot:
+        answers = [requests.get(f"{hubspot.url}/crm/v3/properties/contacts/email",
+                                headers=HUBSPOT) for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert answers[0].headers["X-HubSpot-RateLimit-Max"] == "3"
+    assert answers[0].headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "60000"
+    assert answers[2].headers["X-HubSpot-RateLimit-Remaining"] == "0"
+    assert answers[3].json()["policyName"] == "TEN_SECONDLY_ROLLING"
+    assert hubspot.traffic.summary(60.0) == {"calls": 4, "throttled": 1, "max_in_flight": 1,
+                                             "peak_per_window": 4}
+
+
+def test_zoho_answers_too_many_requests_past_its_credits_and_counts_it():
+    with FakeZoho(credits=2, credit_window=60.0) as zoho:
+        token = grant(zoho)["access_token"]
+        answers = [requests.get(f"{zoho.url}/crm/v8/Contacts", params={"fields": "Last_Name"},
+                                headers={"Authorization": f"Zoho-oauthtoken {token}"})
+                   for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [204, 204, 429]
+    assert answers[0].headers["X-RATELIMIT-REMAINING"] == "1"
+    assert answers[2].json()["code"] == "TOO_MANY_REQUESTS"
+    assert (zoho.traffic.calls, zoho.traffic.throttled) == (3, 1)

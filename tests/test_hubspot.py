@@ -170,9 +170,17 @@ def test_ten_second_limit_is_retried_after_its_window(hubspot, adapter):
     assert "HubSpot HTTP 429" in outcome.reason
 
 
-def test_daily_limit_waits_an_hour_and_retry_after_wins(hubspot, adapter):
+def test_daily_limit_waits_an_hour(hubspot, adapter):
     hubspot.answer(rate_limited(daily=True))
     assert adapter.deliver(sample_events()["e-livechat-session-start"]).delay == 3600.0
+    # The shared budget now waits out that hour without calling HubSpot again.
+    calls = hubspot.traffic.calls
+    outcome = adapter.deliver(sample_events()["e-livechat-session-start"])
+    assert isinstance(outcome, RetryLater) and outcome.delay >= 3590.0
+    assert hubspot.traffic.calls == calls
+
+
+def test_retry_after_wins(hubspot, adapter):
     hubspot.answer(Reply(503, {"status": "error", "message": "busy"}, {"Retry-After": "7"}))
     outcome = adapter.deliver(sample_events()["e-livechat-session-start"])
     assert isinstance(outcome, RetryLater) and outcome.delay == 7.0

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "rocketchat-crm-receiver"
 REQUEST_TIMEOUT_SECONDS = 10.0
+MIN_CALL_SECONDS = 0.5  # a call started with less of the delivery's budget left is not made
 
 
 class ApiError(Exception):
@@ -80,8 +81,9 @@ class ApiSession:
     deliver the same event at once.
     """
 
-    def __init__(self, service: str, budget_seconds: float):
+    def __init__(self, service: str, budget_seconds: float, limits=None):
         self.service = service
+        self.limits = limits  # a ratelimit.Limits: the CRM account's shared rate budget
         self.budget_seconds = budget_seconds
         self.budget_ends_at = time.monotonic() + budget_seconds
         self.session = requests.Session()
@@ -94,10 +96,27 @@ class ApiSession:
         self.budget_ends_at = time.monotonic() + self.budget_seconds
 
     def request(self, method: str, url: str, **kwargs) -> requests.Response:
+        remaining = self.remaining()
+        if self.limits:
+            # Wait for the account's budget rather than provoke a 429, but never past the
+            # delivery's deadline: then it is retried once the budget allows, sooner or later.
+            for budget in self.limits.budgets(method, url):
+                budget.take(remaining - MIN_CALL_SECONDS)
+            remaining = self.remaining()
+        response = self.send(method, url, remaining, **kwargs)
+        if self.limits:
+            self.limits.observe(method, url, response)
+        return response
+
+    def remaining(self) -> float:
+        """Seconds left of this delivery's budget; Transient when too few for another call."""
         remaining = self.budget_ends_at - time.monotonic()
-        if remaining < 0.5:
+        if remaining < MIN_CALL_SECONDS:
             raise Transient(f"{self.service} calls took longer than the "
                             f"{self.budget_seconds:g} s a delivery may take")
+        return remaining
+
+    def send(self, method: str, url: str, remaining: float, **kwargs) -> requests.Response:
         with deadline.within(remaining) as attempt:
             try:
                 return self.session.request(
@@ -111,6 +130,8 @@ class ApiSession:
 
     def close(self) -> None:
         self.session.close()
+        if self.limits:
+            self.limits.close()
 
 
 class ApiAdapter(Adapter):

@@ -64,11 +64,12 @@ class CrmAdapter(ApiAdapter):
 
     batch_size = BATCH_SIZE
 
-    def start(self, settings, config, service: str, protected=frozenset()) -> None:
-        """The session, the database's memory of records and notes, and the matcher."""
+    def start(self, settings, config, service: str, protected=frozenset(), limits=None) -> None:
+        """The session (spending the account's shared rate budget, `limits`), the database's
+        memory of records and notes, and the matcher."""
         self.config = config
         self.include_test = config.include_test
-        self.api = ApiSession(service, self.lease_budget(settings))
+        self.api = ApiSession(service, self.lease_budget(settings), limits)
         self.memory = IdentityLinks(settings.database_url, settings.store_timeout_seconds)
         self.matcher = Matcher(self.memory, search_lag=config.search_lag_seconds,
                                budget=self.lease_budget(settings),

@@ -7,8 +7,8 @@ from ..adapters import registry
 from ..clock import now
 from ..health import check_adapters
 from ..state import current
-from ..store import pauses
-from ..store.transactions import transaction
+from ..store import breakers, pauses
+from ..store.transactions import reading, transaction
 from .common import AdapterName
 from .tables import echo_json, echo_table, json_option
 
@@ -18,18 +18,25 @@ def adapters_group():
     """List adapters, check their connections, pause and resume them."""
 
 
+PAUSED_BY = {"operator": "by an operator", "breaker": "automatically (failing)"}
+
+
 @adapters_group.command("list")
 @json_option
 def adapters_list(as_json):
-    """Installed adapters, and which ones RECEIVER_ADAPTERS turns on."""
+    """Installed adapters, which ones RECEIVER_ADAPTERS turns on, and who paused which."""
     configured = current().settings.adapters
-    rows = [(name, point.value, name in configured)
+    with reading(current().engine) as conn:
+        paused, automatic = pauses.paused(conn), breakers.opened(conn)
+    by = {name: "breaker" if name in automatic else "operator" for name in paused}
+    rows = [(name, point.value, name in configured, by.get(name))
             for name, point in sorted(registry.installed().items())]
     if as_json:
-        return echo_json([{"name": name, "entry_point": value, "configured": on}
-                          for name, value, on in rows])
-    echo_table(("ADAPTER", "ENTRY POINT", "CONFIGURED"),
-               [(name, value, "yes" if on else "") for name, value, on in rows])
+        return echo_json([{"name": name, "entry_point": value, "configured": on, "paused": who}
+                          for name, value, on, who in rows])
+    echo_table(("ADAPTER", "ENTRY POINT", "CONFIGURED", "PAUSED"),
+               [(name, value, "yes" if on else "", PAUSED_BY.get(who, ""))
+                for name, value, on, who in rows])
 
 
 @adapters_group.command("check")

@@ -9,7 +9,7 @@ from .. import clock
 from ..records import KINDS
 from ..state import current
 from ..store import events as event_store
-from ..store import pauses
+from ..store import breakers, pauses
 from ..store import quarantine as quarantine_store
 from ..store.transactions import reading
 from . import backlog, bp, charts, checks, queries
@@ -169,8 +169,10 @@ def adapters():
     """Each configured adapter: its last check and whether it is paused."""
     with reading(current().engine) as conn:
         paused = pauses.paused(conn)
+        automatic = breakers.opened(conn)
     latest = checks.cached()
     return _page("adapters.html", names=current().settings.adapters, paused=paused,
+                 automatic=automatic,
                  checks=latest, checked_at=checks.checked_at())
 
 

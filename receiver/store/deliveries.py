@@ -118,20 +118,26 @@ def claim_due(engine, adapters, worker: str, now: datetime, lease_seconds: float
     if not adapters:
         return []
     with transaction(engine, postgresql_autocommit=True) as conn:
-        rows = conn.execute(_claim_statement(conn.dialect.name), {
-            "now": now, "adapters": list(adapters), "worker": worker, "batch": batch,
-            "lease_expires_at": now + timedelta(seconds=lease_seconds),
-        }).all()
-        if conn.dialect.name == "postgresql":
-            claims = [_claim_of(row, row.event_id, row.payload) for row in rows]
-        elif rows:
-            found = conn.execute(_claimed_events_statement(),
-                                 {"seqs": [row.event_seq for row in rows]})
-            payloads = {event.seq: event for event in found}
-            claims = [_claim_of(row, payloads[row.event_seq].id, payloads[row.event_seq].payload)
-                      for row in rows]
-        else:
-            claims = []
+        return claim_in(conn, adapters, worker, now, lease_seconds, batch)
+
+
+def claim_in(conn, adapters, worker: str, now: datetime, lease_seconds: float,
+             batch: int = 1) -> list[Claim]:
+    """`claim_due` inside a transaction the store opened, such as a breaker's probe."""
+    rows = conn.execute(_claim_statement(conn.dialect.name), {
+        "now": now, "adapters": list(adapters), "worker": worker, "batch": batch,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+    }).all()
+    if conn.dialect.name == "postgresql":
+        claims = [_claim_of(row, row.event_id, row.payload) for row in rows]
+    elif rows:
+        found = conn.execute(_claimed_events_statement(),
+                             {"seqs": [row.event_seq for row in rows]})
+        payloads = {event.seq: event for event in found}
+        claims = [_claim_of(row, payloads[row.event_seq].id, payloads[row.event_seq].payload)
+                  for row in rows]
+    else:
+        claims = []
     # RETURNING comes in no promised order; deliveries are attempted in due order.
     return sorted(claims, key=lambda held: (held.due_at, held.id))
 

@@ -1,8 +1,8 @@
 """The receiver's tables: events, their deliveries (one per adapter) and attempts, quarantine, and the console's."""
 
 from sqlalchemy import (
-    Boolean, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text,
-    UniqueConstraint, text,
+    Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table,
+    Text, UniqueConstraint, text,
 )
 
 from .types import Serial, UTCDateTime
@@ -177,4 +177,25 @@ secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One token bucket per CRM account and limit, shared by every worker process: tokens left,
+# when they were last refilled, and until when the CRM refuses calls (a 429), in epoch seconds.
+rate_budgets = Table(
+    "rate_budgets", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("refilled_at", Float, nullable=False),
+    Column("blocked_until", Float, nullable=False, server_default="0"),
+)
+
+# Adapters the circuit breaker paused (beside their `paused_adapters` row): since when, how
+# many probes failed since, when the next probe may go, and why it opened.
+adapter_breakers = Table(
+    "adapter_breakers", metadata,
+    Column("adapter", String(64), primary_key=True),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("failed_probes", Integer, nullable=False, server_default="0"),
+    Column("probe_at", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=True),
 )

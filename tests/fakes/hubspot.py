@@ -14,11 +14,20 @@ What it mirrors, and where HubSpot documents it:
   https://developers.hubspot.com/docs/api/crm/properties (unique values)
 - Search (filters EQ one value, or IN a list of values) that lags writes ("it may take a few moments for newly created or updated
   objects to appear in search results"), `search_lag` seconds here, 3 by default, and
-  limited to five requests a second, whose answers carry no rate-limit headers:
-  https://developers.hubspot.com/docs/api/crm/search
-- The ten-second rolling limit (190 calls per private app) with the
-  X-HubSpot-RateLimit-* headers, and the 429 RATE_LIMIT body naming its policy:
-  https://developers.hubspot.com/docs/api/usage-details
+  limited per account to about five requests a second (`searches` per `search_window`;
+  four when the limit was raised from one), whose answers carry no rate-limit headers:
+  https://developers.hubspot.com/docs/api/crm/search and
+  https://developers.hubspot.com/changelog/crm-search-api-rate-limit-increase
+- The rolling limit of a private app, 100 calls per 10 s on Free and Starter, 190 on
+  Professional and Enterprise (`per_window` calls per `window` seconds, 190 per 10 s by
+  default; the drain benchmark scales the window down), and the daily allowance, with the
+  X-HubSpot-RateLimit-Max, -Remaining, -Interval-Milliseconds, -Daily and -Daily-Remaining
+  headers, and the 429 RATE_LIMIT body naming its policy (TEN_SECONDLY_ROLLING):
+  https://developers.hubspot.com/docs/api/usage-details and
+  https://developers.hubspot.com/changelog/increasing-our-api-limits and
+  https://developers.hubspot.com/changelog/2018-11-06-rate-limit-information-headers-will-be-included-in-http-responses
+- `traffic` counts every API call, its 429s, the calls in flight at once and the most
+  calls in any window, for tests and the drain benchmark.
 - Writes whose answer is lost (`lost.lose()`, `lose_every`): the write is kept, the client
   sees a 504 gateway timeout or a closed connection; HubSpot's error guide lists 502/504
   timeouts as answers to retry, and a retried create must expect the 409 above:
@@ -52,17 +61,17 @@ from flask import Flask, Response, jsonify, request
 from .faults import DEFAULT_SEARCH_LAG_SECONDS, LostAnswers, RollingLimit, SearchIndex, \
     reset_connection
 from .server import Served, run_from_command_line
+from .traffic import Traffic
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 TOKEN_PROPERTY = "rocketchat_visitor_token"
 CONTACT_PROPERTIES = {"email", "phone", "firstname", "lastname", "company", TOKEN_PROPERTY}
 NOTE_PROPERTIES = {"hs_timestamp", "hs_note_body", "hubspot_owner_id", "hs_attachment_ids"}
-RATE_LIMIT = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
-              "X-HubSpot-RateLimit-Max": "190"}
 TEN_SECOND_LIMIT = 190
 BATCH_LIMIT = 100
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 SEARCH_PER_SECOND = 5
+DAILY_LIMIT = 1_000_000
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 READS_BY_POST = ("/search", "/batch/read")
 
@@ -105,11 +114,19 @@ class Reply:
     headers: dict = field(default_factory=dict)
 
 
-def rate_limited(daily: bool = False, policy: str | None = None) -> Reply:
+def limit_headers(per_window: int, window: float, remaining: int) -> dict:
+    """The X-HubSpot-RateLimit-* headers of the rolling limit."""
+    return {"X-HubSpot-RateLimit-Interval-Milliseconds": str(int(window * 1000)),
+            "X-HubSpot-RateLimit-Max": str(per_window),
+            "X-HubSpot-RateLimit-Remaining": str(remaining)}
+
+
+def rate_limited(daily: bool = False, policy: str | None = None, per_window: int = TEN_SECOND_LIMIT,
+                 window: float = 10.0) -> Reply:
     """HubSpot's 429 for the ten-second (or daily, or search's secondly) limit."""
     policy = policy or ("DAILY" if daily else "TEN_SECONDLY_ROLLING")
     headers = {} if policy == "SECONDLY" else {
-        **RATE_LIMIT, "X-HubSpot-RateLimit-Remaining": "0",
+        **limit_headers(per_window, window, 0),
         **({"X-HubSpot-RateLimit-Daily-Remaining": "0"} if daily else {})}
     return Reply(429, {"status": "error", "errorType": "RATE_LIMIT", "policyName": policy,
                        "message": f"You have reached your {policy.lower()} limit.",
@@ -128,7 +145,9 @@ class FakeHubSpot(Served):
     def __init__(self, port: int = 0, *, token: str = TOKEN,
                  unique_properties=("email", TOKEN_PROPERTY), extra_properties=(),
                  search_lag: float = DEFAULT_SEARCH_LAG_SECONDS, lose_every: int = 0,
-                 lost_how: str = "504", ten_second_limit: int = TEN_SECOND_LIMIT):
+                 lost_how: str = "504", per_window: int = TEN_SECOND_LIMIT, window: float = 10.0,
+                 searches: int = SEARCH_PER_SECOND, search_window: float = 1.0,
+                 daily: int = DAILY_LIMIT):
         self.token = token
         self.unique = set(unique_properties)
         self.contact_properties = CONTACT_PROPERTIES | set(extra_properties)
@@ -136,8 +155,10 @@ class FakeHubSpot(Served):
         self.notes: dict[str, dict] = {}  # id -> {"properties": ..., "contacts": [...]}
         self.search_index = SearchIndex(search_lag)
         self.lost = LostAnswers(every=lose_every, how=lost_how)
-        self.limit = RollingLimit(ten_second_limit, 10.0)
-        self.search_limit = RollingLimit(SEARCH_PER_SECOND, 1.0)
+        self.limit = RollingLimit(per_window, window)
+        self.search_limit = RollingLimit(searches, search_window)
+        self.daily = daily
+        self.traffic = Traffic()
         self.requests: list[tuple[str, str]] = []
         self.script: deque[Reply] = deque()
         self.scopes_missing = False
@@ -278,8 +299,9 @@ class FakeHubSpot(Served):
         @app.before_request
         def gate():
             self.requests.append((request.method, request.path))
-            if request.path.startswith("/_fake"):
+            if not request.path.startswith("/crm/"):
                 return None
+            self.traffic.begin()
             if request.headers.get("Authorization") != f"Bearer {self.token}":
                 return hubspot_error(
                     401, "INVALID_AUTHENTICATION",
@@ -297,7 +319,7 @@ class FakeHubSpot(Served):
                 reply = self.script.popleft()
                 return jsonify(reply.body), reply.status, reply.headers
             if not self.limit.allow():
-                reply = rate_limited()
+                reply = rate_limited(per_window=self.limit.limit, window=self.limit.window)
                 return jsonify(reply.body), reply.status, reply.headers
             if request.path.endswith("/search") and not self.search_limit.allow():
                 reply = rate_limited(policy="SECONDLY")
@@ -306,11 +328,16 @@ class FakeHubSpot(Served):
 
         @app.after_request
         def limits_and_lost_answers(response):
+            if request.path.startswith("/crm/"):
+                self.traffic.end(response.status_code)
             if not request.path.endswith("/search"):  # search answers carry no limit headers
-                for name, value in RATE_LIMIT.items():
+                headers = limit_headers(self.limit.limit, self.limit.window,
+                                        self.limit.remaining())
+                for name, value in headers.items():
                     response.headers.setdefault(name, value)
-                response.headers.setdefault("X-HubSpot-RateLimit-Remaining",
-                                            str(self.limit.remaining()))
+                response.headers.setdefault("X-HubSpot-RateLimit-Daily", str(self.daily))
+                response.headers.setdefault("X-HubSpot-RateLimit-Daily-Remaining",
+                                            str(max(0, self.daily - self.traffic.calls)))
             if request.method in WRITES and response.status_code < 300 and \
                     not request.path.endswith(READS_BY_POST):
                 how = self.lost.next_write()

@@ -31,6 +31,15 @@ What it mirrors, and where Zoho documents it:
   search runs on an index that sees a write `search_lag` seconds after it (3 by
   default), as Zoho's own clients observe:
   https://www.zoho.com/crm/developer/docs/api/v8/search-records.html
+- The organisation's limits: at most `concurrency` calls in flight at once (by edition:
+  Free 5, Standard 10, Professional 15, Enterprise 20, Ultimate 25; 10 here by default),
+  the call past it answered 429 TOO_MANY_REQUESTS; and `credits` API credits in a rolling
+  24 hours (one per call here), past which every call is a 429 too. Answers carry
+  X-RATELIMIT-LIMIT, X-RATELIMIT-REMAINING and X-RATELIMIT-RESET (the credits' window):
+  https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html and
+  https://www.zoho.com/crm/developer/docs/api/v2/api-limits.html
+- `traffic` counts every CRM call, its 429s and the most calls in flight at once, for
+  tests and the drain benchmark.
 - Writes whose answer is lost (`lost.lose()`, `lose_every`): the write is kept, the client
   sees a 504 or a closed connection; Zoho lists 5xx answers among those to retry:
   https://www.zoho.com/crm/developer/docs/api/v8/status-codes.html
@@ -47,6 +56,7 @@ from flask import Flask, Response, jsonify, request
 from .faults import DEFAULT_SEARCH_LAG_SECONDS, LostAnswers, RollingLimit, SearchIndex, \
     reset_connection
 from .server import Served, run_from_command_line
+from .traffic import Traffic
 
 CLIENT_ID = "1000.FAKECLIENTID"
 CLIENT_SECRET = "fake-client-secret"
@@ -58,16 +68,19 @@ SYSTEM_CHECKED = {"Email"}  # upsert may check Email for duplicates even where i
 BATCH_LIMIT = 100
 TOKENS_PER_TEN_MINUTES = 10
 LIVE_TOKENS = 30
+CONCURRENCY = 10  # the Standard edition's cap
+CREDITS_PER_DAY = 50_000  # a Standard organisation's base allowance
+DAY_SECONDS = 86_400.0
 ACCESS_DENIED = {"error_description": "You have made too many requests continuously. Please "
                  "try again after some time.", "error": "Access Denied", "status": "failure"}
 
 
-def throttled() -> tuple[int, dict, dict]:
+def throttled(limit: int = 100) -> tuple[int, dict, dict]:
     """Zoho CRM's 429, for `answer()`."""
     return (429, {"code": "TOO_MANY_REQUESTS", "details": {},
                   "message": "The number of requests exceeded the allowed limit",
                   "status": "error"},
-            {"X-RATELIMIT-LIMIT": "100", "X-RATELIMIT-REMAINING": "0",
+            {"X-RATELIMIT-LIMIT": str(limit), "X-RATELIMIT-REMAINING": "0",
              "X-RATELIMIT-RESET": "60000"})
 
 
@@ -128,7 +141,11 @@ class FakeZoho(Served):
 
     def __init__(self, port: int = 0, *, unique_fields=("Email",), extra_fields=(),
                  search_lag: float = DEFAULT_SEARCH_LAG_SECONDS, lose_every: int = 0,
-                 lost_how: str = "504"):
+                 lost_how: str = "504", concurrency: int = CONCURRENCY,
+                 credits: int = CREDITS_PER_DAY, credit_window: float = DAY_SECONDS):
+        self.concurrency = concurrency
+        self.credits = RollingLimit(credits, credit_window)
+        self.traffic = Traffic()
         self.unique = set(unique_fields)
         self.fields = FIELDS | set(unique_fields) | set(extra_fields)
         self.records: dict[str, dict[str, dict]] = {"Contacts": {}, "Leads": {}}
@@ -250,15 +267,26 @@ class FakeZoho(Served):
             header = request.headers.get("Authorization", "")
             token = header.removeprefix("Zoho-oauthtoken ")
             expires = self.tokens.get(token) if header.startswith("Zoho-oauthtoken ") else None
+            in_flight = self.traffic.begin()
             if expires is None or datetime.now(timezone.utc) >= expires:
                 return zoho_error(401, "INVALID_TOKEN", "invalid oauth token")
             if self.script:
                 status, body, headers = self.script.popleft()
                 return jsonify(body), status, headers
+            if in_flight > self.concurrency or not self.credits.allow():
+                status, body, headers = throttled(self.credits.limit)
+                return jsonify(body), status, headers
             return None
 
         @app.after_request
         def lost_answers(response):
+            if request.path.startswith("/crm/"):
+                self.traffic.end(response.status_code)
+                response.headers.setdefault("X-RATELIMIT-LIMIT", str(self.credits.limit))
+                response.headers.setdefault("X-RATELIMIT-REMAINING",
+                                            str(self.credits.remaining()))
+                response.headers.setdefault("X-RATELIMIT-RESET",
+                                            str(int(self.credits.window * 1000)))
             if request.path.startswith("/crm/") and request.method in ("POST", "PUT") and \
                     response.status_code < 300:
                 how = self.lost.next_write()

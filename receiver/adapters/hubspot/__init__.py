@@ -6,6 +6,7 @@ from ..crm import CrmAdapter, Job
 from ..people import Person
 from ..transcript import closes_conversation
 from .client import HubSpotClient, NotFound
+from .limits import HubSpotLimits
 from .mapping import contact_properties, offline_note, transcript_note
 from .records import HubSpotContacts
 from .settings import HubSpotSettings
@@ -26,7 +27,8 @@ class HubSpotAdapter(CrmAdapter):
     def __init__(self, settings, config: HubSpotSettings | None = None):
         super().__init__(settings, config)
         config = self.config
-        self.start(settings, config, "HubSpot", protected={config.token_property})
+        self.start(settings, config, "HubSpot", protected={config.token_property},
+                   limits=HubSpotLimits(settings, config))
         self.client = HubSpotClient(self.api, config.api_url, config.token)
         self.contacts = HubSpotContacts(self.client, config)
 

@@ -4,11 +4,15 @@ from dataclasses import dataclass, field
 
 from ...config import ConfigError, read_flag, read_mapping, read_number
 from ..overwrite import read_overwrite_fields
+from ..ratelimit import Rate, read_rate
 
 DEFAULT_API_URL = "https://api.hubapi.com"
 DEFAULT_TOKEN_PROPERTY = "rocketchat_visitor_token"
 # HubSpot documents no bound on how long search takes to show a write; a minute is ample.
 DEFAULT_SEARCH_LAG_SECONDS = 60.0
+# A private app's limits on Free and Starter plans (Professional and Enterprise: 190/10).
+DEFAULT_RATE_LIMIT = Rate(100, 10.0)
+DEFAULT_SEARCH_RATE_LIMIT = Rate(4, 1.0)
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class HubSpotSettings:
     include_test: bool = False
     overwrite_fields: frozenset = frozenset()
     search_lag_seconds: float = DEFAULT_SEARCH_LAG_SECONDS
+    rate_limit: Rate = DEFAULT_RATE_LIMIT
+    search_rate_limit: Rate = DEFAULT_SEARCH_RATE_LIMIT
 
     @classmethod
     def from_environ(cls, environ) -> "HubSpotSettings":
@@ -44,4 +50,7 @@ class HubSpotSettings:
                                                    token_property),
             search_lag_seconds=read_number(environ, "RECEIVER_HUBSPOT_SEARCH_LAG_SECONDS",
                                            DEFAULT_SEARCH_LAG_SECONDS),
+            rate_limit=read_rate(environ, "RECEIVER_HUBSPOT_RATE_LIMIT", DEFAULT_RATE_LIMIT),
+            search_rate_limit=read_rate(environ, "RECEIVER_HUBSPOT_SEARCH_RATE_LIMIT",
+                                        DEFAULT_SEARCH_RATE_LIMIT),
         )

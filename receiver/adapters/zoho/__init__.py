@@ -7,6 +7,7 @@ from ..people import Person
 from ..transcript import closes_conversation
 from .auth import AccessTokens
 from .client import ZohoClient
+from .limits import ZohoLimits
 from .mapping import offline_note, record_fields, transcript_note
 from .records import ZohoRecords
 from .settings import ZohoSettings
@@ -32,7 +33,8 @@ class ZohoAdapter(CrmAdapter):
         super().__init__(settings, config)
         config = self.config
         self.start(settings, config, "Zoho CRM",
-                   protected={config.token_field} if config.token_field else set())
+                   protected={config.token_field} if config.token_field else set(),
+                   limits=ZohoLimits(settings, config))
         self.tokens = AccessTokens(self.api, config)
         self.client = ZohoClient(self.api, self.tokens, config.api_url)
         self.modules = {module: ZohoRecords(self.client, config, module)

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from ...config import ConfigError, read_flag, read_mapping, read_number
 from ..overwrite import read_overwrite_fields
+from ..ratelimit import Rate, read_rate
 
 # Zoho keeps each account in one data center, with its own sign-in and API hosts.
 DATA_CENTERS = {
@@ -19,6 +20,8 @@ DATA_CENTERS = {
 MODULES = ("Contacts", "Leads")
 # Zoho documents no bound on how long search takes to show a write; a minute is ample.
 DEFAULT_SEARCH_LAG_SECONDS = 60.0
+# A Standard organisation's base allowance of API credits per rolling 24 hours.
+DEFAULT_RATE_LIMIT = Rate(50_000, 86_400.0)
 REQUIRED = ("RECEIVER_ZOHO_CLIENT_ID", "RECEIVER_ZOHO_CLIENT_SECRET", "RECEIVER_ZOHO_REFRESH_TOKEN")
 
 
@@ -37,6 +40,7 @@ class ZohoSettings:
     include_test: bool = False
     overwrite_fields: frozenset = frozenset()
     search_lag_seconds: float = DEFAULT_SEARCH_LAG_SECONDS
+    rate_limit: Rate = DEFAULT_RATE_LIMIT
 
     @classmethod
     def from_environ(cls, environ) -> "ZohoSettings":
@@ -70,4 +74,5 @@ class ZohoSettings:
                                                    token_field),
             search_lag_seconds=read_number(environ, "RECEIVER_ZOHO_SEARCH_LAG_SECONDS",
                                            DEFAULT_SEARCH_LAG_SECONDS),
+            rate_limit=read_rate(environ, "RECEIVER_ZOHO_RATE_LIMIT", DEFAULT_RATE_LIMIT),
         )
