@@ -187,10 +187,3 @@ def check_lease(settings: Settings) -> None:
             "every delivery attempt ends by 45 % of the lease, so a shorter lease would leave "
             "that timeout without effect"
         )
-
-
-def get_settings() -> Settings:
-    """The current app's settings (`state.current().settings`)."""
-    from .state import current
-
-    return current().settings

@@ -6,8 +6,9 @@ import socket
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
+from . import clock
 from .adapters import deadline
 from .adapters.base import Delivered, Failed, RetryLater
 from .circuits import Circuits
@@ -39,9 +40,6 @@ def headline(outcome) -> str | None:
     return reason.split(": ", 1)[0] if reason else None
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 def worker_name() -> str:
     """Unique per process, readable in `receiver deliveries list`."""
@@ -68,10 +66,10 @@ class Worker:
     def step(self) -> bool:
         """Deliver the next due delivery (or an open breaker's probe) and, to each adapter that
         batches, all of its deliveries in hand; False when none is due."""
-        batches = self.batches(utcnow())
+        batches = self.batches(clock.now())
         if not batches:
             return False
-        attempted_at = utcnow()
+        attempted_at = clock.now()
         started = time.monotonic()
         # One deadline for every batch of the step: the last claim's lease holds as long.
         with deadline.within(self.attempt_seconds):
@@ -80,7 +78,7 @@ class Worker:
                 for claim, outcome in zip(claims, answered)]
         for claim, outcome in done:
             self.record(claim, outcome, attempted_at)
-        if any([self.circuits.observe(claim, outcome, utcnow()) for claim, outcome in done]):
+        if any([self.circuits.observe(claim, outcome, clock.now()) for claim, outcome in done]):
             self.claims.give_back()  # the paused adapter's claims in hand spend no attempt
         duration = time.monotonic() - started
         # The pace is per delivery the step could have made: an adapter that batches takes
@@ -168,7 +166,7 @@ class Worker:
 
     def store(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
         """Write the outcome and any record ids it reported; False if the lease was lost."""
-        now = utcnow()
+        now = clock.now()
         return outcomes.finish(self.engine, claim, self.name,
                                self.stored(claim, outcome, attempted_at, now), now)
 

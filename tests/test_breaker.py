@@ -15,7 +15,7 @@ from receiver.store import breakers, pauses
 from receiver.store.tables import adapter_breakers
 from receiver.store.transactions import reading
 
-from .builders import payload, rooms
+from .builders import rooms
 from .delivering import delivering_to, drain
 from .crm import Answer
 

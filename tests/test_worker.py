@@ -222,8 +222,8 @@ def test_an_expired_lease_is_taken_over_and_the_old_claim_cannot_finish(
 
 
 def worker_now():
-    from receiver.worker import utcnow
-    return utcnow()
+    from receiver.clock import now
+    return now()
 
 
 class Exploding(Adapter):

@@ -2,10 +2,11 @@
 and which note each conversation was written to."""
 
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import clock
 from ..store import crm_notes, identities
 from ..store.db import make_engine
 from ..store.identities import Known, Taken
@@ -14,9 +15,6 @@ from .api import Transient
 
 __all__ = ["IdentityLinks", "Known", "Taken"]
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class IdentityLinks:
@@ -65,11 +63,11 @@ class IdentityLinks:
 
     def sending_notes(self, scope: str, markers: list[str]) -> None:
         with self._writing() as conn:
-            crm_notes.sending(conn, scope, markers, utcnow())
+            crm_notes.sending(conn, scope, markers, clock.now())
 
     def remember_notes(self, scope: str, note_ids: dict[str, str]) -> None:
         with self._writing() as conn:
-            crm_notes.remember(conn, scope, note_ids, utcnow())
+            crm_notes.remember(conn, scope, note_ids, clock.now())
 
     def forget_note(self, scope: str, marker: str) -> None:
         with self._writing() as conn:
@@ -78,13 +76,13 @@ class IdentityLinks:
     def link(self, scope: str, identifiers: list[str], record_id: str, matched_by: str,
              synced: str | None = None) -> None:
         with self._writing() as conn:
-            identities.link(conn, scope, identifiers, record_id, matched_by, utcnow(), synced)
+            identities.link(conn, scope, identifiers, record_id, matched_by, clock.now(), synced)
 
     def claim(self, scope: str, identifiers: list[str], owner: str,
               until: datetime) -> Known | None:
         """None once claimed, or a row that has a record; raises Taken (see store)."""
         with self._writing() as conn:
-            return identities.claim(conn, scope, identifiers, owner, utcnow(), until)
+            return identities.claim(conn, scope, identifiers, owner, clock.now(), until)
 
     def release(self, scope: str, identifiers: list[str], owner: str) -> None:
         with self._writing() as conn:

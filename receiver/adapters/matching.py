@@ -28,7 +28,8 @@ from datetime import timedelta
 from typing import Protocol
 
 from .api import ApiError, Transient
-from .identities import IdentityLinks, Taken, utcnow
+from .. import clock
+from .identities import IdentityLinks, Taken
 from .memo import Memo, field_digests, fingerprint
 from .people import Person
 from ..store.identities import digest
@@ -233,7 +234,7 @@ class Matcher:
                 wanted: dict) -> Match | Creating:
         """The claim to create the visitor's record, so that no other delivery makes it too;
         or the record linked while this delivery searched."""
-        owner, now = uuid.uuid4().hex, utcnow()
+        owner, now = uuid.uuid4().hex, clock.now()
         try:
             linked = self.links.claim(records.scope, keys, owner,
                                       now + timedelta(seconds=self.claim_seconds))
