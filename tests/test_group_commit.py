@@ -63,8 +63,8 @@ def test_a_write_alone_commits_alone():
     assert store.transactions == [["a"]]
 
 
-def test_writes_arriving_during_a_commit_share_the_next_one():
-    store = Store()
+def behind_a_running_commit(store: Store) -> dict:
+    """Write `a` alone; while its commit runs, `b`, `c` and `d` arrive. Every answer, by item."""
     group = GroupCommit(store.run, timeout_seconds=3)
     store.hold.clear()
     answers = {}
@@ -75,6 +75,12 @@ def test_writes_arriving_during_a_commit_share_the_next_one():
     store.hold.set()
     for thread in [first, *rest]:
         thread.join()
+    return answers
+
+
+def test_writes_arriving_during_a_commit_share_the_next_one():
+    store = Store()
+    answers = behind_a_running_commit(store)
     assert store.transactions[0] == ["a"]
     assert sorted(store.transactions[1]) == ["b", "c", "d"]
     assert len(store.transactions) == 2
@@ -83,16 +89,7 @@ def test_writes_arriving_during_a_commit_share_the_next_one():
 
 def test_a_refused_write_fails_alone_and_the_others_are_stored():
     store = Store(refuse={"c"})
-    group = GroupCommit(store.run, timeout_seconds=3)
-    store.hold.clear()
-    answers = {}
-    first = submit_in_thread(group, "a", answers)
-    store.running.wait()
-    rest = [submit_in_thread(group, item, answers) for item in "bcd"]
-    wait_until(lambda: len(group._pending) == 3)
-    store.hold.set()
-    for thread in [first, *rest]:
-        thread.join()
+    answers = behind_a_running_commit(store)
     assert isinstance(answers.pop("c"), Refused)
     assert answers == {item: f"stored {item}" for item in "abd"}
     assert sorted(map(tuple, store.transactions)) == [("a",), ("b",), ("d",)]

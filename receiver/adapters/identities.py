@@ -8,30 +8,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import clock
 from ..store import crm_notes, identities
-from ..store.db import make_engine
 from ..store.identities import Known, Taken
 from ..store.transactions import StoreUnavailable, reading, transaction
 from .api import Transient
+from .own_engine import OwnEngine
 
 __all__ = ["IdentityLinks", "Known", "Taken"]
 
 
-
-class IdentityLinks:
+class IdentityLinks(OwnEngine):
     """Shared by every worker process through the database; its engine is made on first use."""
-
-    def __init__(self, database_url: str, timeout_seconds: float):
-        self.database_url = database_url
-        self.timeout_seconds = timeout_seconds
-        self._engine = None
-
-    @property
-    def engine(self):
-        if self._engine is None:
-            # One connection is enough: an adapter handles one delivery at a time.
-            self._engine = make_engine(self.database_url, timeout_seconds=self.timeout_seconds,
-                                       pool_size=1)
-        return self._engine
 
     @contextmanager
     def _writing(self):
@@ -92,7 +78,3 @@ class IdentityLinks:
         with self._writing() as conn:
             identities.forget(conn, scope, record_id)
 
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from ..config import ConfigError
 from ..store import budget
 from ..store.budget import Bucket
-from ..store.db import make_engine
 from ..store.transactions import StoreUnavailable, transaction
 from .api import Transient
+from .own_engine import OwnEngine
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +61,8 @@ def account_key(vendor: str, *secrets: str) -> str:
     return f"{vendor}:{digest}"
 
 
-class BudgetStore:
+class BudgetStore(OwnEngine):
     """The buckets' table, reached through an engine of its own, made on first use."""
-
-    def __init__(self, database_url: str, timeout_seconds: float):
-        self.database_url = database_url
-        self.timeout_seconds = timeout_seconds
-        self._engine = None
-
-    @property
-    def engine(self):
-        if self._engine is None:
-            self._engine = make_engine(self.database_url, timeout_seconds=self.timeout_seconds,
-                                       pool_size=1)
-        return self._engine
 
     def run(self, statement, *args, unavailable=None):
         """Run one of store.budget's statements in its own short transaction; `unavailable`
@@ -92,10 +80,6 @@ class BudgetStore:
                         error)
             return unavailable
 
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
 
 
 class Budget:
