@@ -5,14 +5,15 @@ import requests
 
 from receiver.adapters import Adapter, Delivered, Failed
 from receiver.adapters.zoho import ZohoAdapter
-from receiver.config import EXTENSION as SETTINGS
 from receiver.config import load_settings
+from receiver.state import current
 from receiver.worker import Worker, build_worker
 
-from .conftest import delivery_states, payload
+from .builders import payload
 from .fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from .fakes.hubspot import FakeHubSpot
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
+from .stored import delivery_states
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_one_invalid_record_in_a_batch_of_ten_is_its_own_dead_letter(
         app, engine, post, hubspot):
     ids = ids_of(post, [closed_chat(n, "not-an-email@" if n == 4 else f"v{n}@example.com")
                         for n in range(10)])
-    worker = build_worker(app.extensions[SETTINGS], engine)
+    worker = build_worker(current(app).settings, engine)
     worker.claims.pace.add(0.001)  # a fast pace: the ten are claimed at once
     assert worker.step()
     states = delivery_states(engine)
@@ -90,7 +91,7 @@ class Batching(Adapter):
 def test_an_adapter_raising_for_its_batch_gives_each_delivery_the_raised_outcome(
         app, engine, post):
     ids = ids_of(post, [closed_chat(n, f"v{n}@example.com") for n in range(3)])
-    adapter = Batching(app.extensions[SETTINGS], raises=TypeError("a bug"))
+    adapter = Batching(current(app).settings, raises=TypeError("a bug"))
     worker = Worker(engine, {"hubspot": adapter}, lease_seconds=10)
     worker.claims.pace.add(0.001)
     assert worker.step()
@@ -106,7 +107,7 @@ def test_an_adapter_raising_for_its_batch_gives_each_delivery_the_raised_outcome
 
 def test_an_adapter_that_does_not_batch_gets_one_delivery_a_step(app, engine, post):
     ids_of(post, [closed_chat(n, f"v{n}@example.com") for n in range(3)])
-    adapter = Batching(app.extensions[SETTINGS])
+    adapter = Batching(current(app).settings)
     adapter.batch_size = 1
     worker = Worker(engine, {"hubspot": adapter}, lease_seconds=10)
     worker.claims.pace.add(0.001)
@@ -119,7 +120,7 @@ def test_the_default_batch_delivers_each_event_on_its_own(app):
         def deliver(self, event):
             return Failed("refused") if event["id"] == "b" else Delivered(detail=event["id"])
 
-    outcomes = Counting(app.extensions[SETTINGS]).deliver_batch([{"id": "a"}, {"id": "b"}])
+    outcomes = Counting(current(app).settings).deliver_batch([{"id": "a"}, {"id": "b"}])
     assert outcomes == [Delivered(detail="a"), Failed("refused")]
 
 
