@@ -137,10 +137,17 @@ def _field_names(kind: type) -> tuple[str, ...] | None:
     return tuple(f.name for f in fields(kind)) if is_dataclass(kind) else None
 
 
+# Values that are JSON-ready as they are: most of a record's values, answered first.
+_PLAIN = frozenset({str, int, float, bool, type(None), dict})
+
+
 def to_dict(value):
     """Turn a record (or list of records) into plain JSON-ready data."""
     # Runs over every value of every accepted event, hence the cached lookup by type.
-    names = _field_names(type(value))
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    names = _field_names(kind)
     if names is not None:
         return {name: to_dict(getattr(value, name)) for name in names}
     if isinstance(value, list):

@@ -5,15 +5,15 @@ import requests
 
 from receiver.adapters import Adapter, Delivered, Failed
 from receiver.adapters.zoho import ZohoAdapter
-from receiver.state import current
 from receiver.config import load_settings
+from receiver.state import current
 from receiver.worker import Worker, build_worker
 
 from .builders import payload
-from .stored import delivery_states
 from .fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from .fakes.hubspot import FakeHubSpot
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
+from .stored import delivery_states
 
 
 @pytest.fixture
