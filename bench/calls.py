@@ -58,16 +58,15 @@ def drain(worker) -> None:
 def measure(chats: int, returning: float) -> dict:
     """Calls each fake received while a new worker drained `chats` closed conversations."""
     from receiver import create_app
-    from receiver.state import current
     from receiver.store import schema
     from receiver.worker import build_worker
     from tests.fakes.hubspot import TOKEN as HUBSPOT_TOKEN
     from tests.fakes.hubspot import FakeHubSpot
     from tests.fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
 
+    # Calls are counted here, not paced.
     with tempfile.TemporaryDirectory() as folder, \
-            FakeHubSpot(ten_second_limit=UNLIMITED) as hubspot, FakeZoho() as zoho:
-        hubspot.search_limit.limit = UNLIMITED  # calls are counted here, not paced
+            FakeHubSpot(per_window=UNLIMITED, searches=UNLIMITED) as hubspot, FakeZoho() as zoho:
         app = create_app({
             "ROCKETCHAT_LIVECHAT_TOKEN": WEBHOOK_TOKEN,
             "DATABASE_URL": f"sqlite:///{folder}/calls.sqlite3",
@@ -76,21 +75,21 @@ def measure(chats: int, returning: float) -> dict:
             "RECEIVER_ZOHO_CLIENT_ID": CLIENT_ID, "RECEIVER_ZOHO_CLIENT_SECRET": CLIENT_SECRET,
             "RECEIVER_ZOHO_REFRESH_TOKEN": REFRESH_TOKEN, "RECEIVER_ZOHO_ACCOUNTS_URL": zoho.url,
         })
-        engine = current(app).engine
+        engine, settings = engine_and_settings(app)
         schema.upgrade(engine)
         client = app.test_client()
         returners = int(chats * returning)
         for visitor in range(returners):  # their first chat, delivered before the backlog
             post_all(client, conversation(ROOT if CODE is None else CODE,
                                           f"before-{visitor}", visitor))
-        first = build_worker(current(app).settings, engine)
+        first = build_worker(settings, engine)
         drain(first)
         hubspot.index(), zoho.index()
         hubspot_before, zoho_before = len(hubspot.requests), len(zoho.requests)
         for chat in range(chats):
             post_all(client, conversation(ROOT if CODE is None else CODE, f"backlog-{chat}",
                                           chat))  # visitors below `returners` come back
-        worker = build_worker(current(app).settings, engine)
+        worker = build_worker(settings, engine)
         drain(worker)
         hubspot_calls = hubspot.requests[hubspot_before:]
         zoho_calls = [call for call in zoho.requests[zoho_before:] if call[1].startswith("/crm/")]
@@ -107,6 +106,15 @@ def measure(chats: int, returning: float) -> dict:
             adapter.close()
         engine.dispose()
         return result
+
+
+def engine_and_settings(app):
+    """The app's engine and settings: from its state, or, in a tree from before the app state
+    (a `--code` checkout), from the extensions that held them."""
+    state = app.extensions.get("receiver")
+    if state is not None:
+        return state.engine, state.settings
+    return app.extensions["receiver.engine"], app.extensions["receiver.settings"]
 
 
 def undelivered(engine) -> int:
@@ -142,7 +150,9 @@ def main() -> None:
     arguments = parser.parse_args()
     CODE = arguments.code
     logging.disable(logging.WARNING)  # each delivery logs a line; only the figures matter
-    sys.path.insert(0, str(ROOT))  # the fakes of this checkout, whichever receiver is measured
+    sys.path.insert(0, str(ROOT))
+    import tests.fakes.hubspot  # noqa: F401  this checkout's fakes, whichever receiver is measured
+    import tests.fakes.zoho  # noqa: F401
     if CODE is not None:
         sys.path.insert(0, str(CODE.resolve()))
     result = measure(arguments.chats, arguments.returning)
