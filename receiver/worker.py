@@ -78,7 +78,9 @@ class Worker:
                 for claim, outcome in zip(claims, answered)]
         for claim, outcome in done:
             self.record(claim, outcome, attempted_at)
-        if any([self.circuits.observe(claim, outcome, clock.now()) for claim, outcome in done]):
+        # Every outcome is counted, even after one of them has opened a breaker.
+        opened = [self.circuits.observe(claim, outcome, clock.now()) for claim, outcome in done]
+        if any(opened):
             self.claims.give_back()  # the paused adapter's claims in hand spend no attempt
         duration = time.monotonic() - started
         # The pace is per delivery the step could have made: an adapter that batches takes

@@ -64,10 +64,10 @@ class CrmAdapter(ApiAdapter):
 
     batch_size = BATCH_SIZE
 
-    def start(self, settings, config, service: str, protected=frozenset(), limits=None) -> None:
+    def start(self, settings, service: str, protected=frozenset(), limits=None) -> None:
         """The session (spending the account's shared rate budget, `limits`), the database's
-        memory of records and notes, and the matcher."""
-        self.config = config
+        memory of records and notes, and the matcher, over the settings `Adapter` parsed."""
+        config = self.config
         self.include_test = config.include_test
         self.api = ApiSession(service, self.lease_budget(settings), limits)
         self.memory = IdentityLinks(settings.database_url, settings.store_timeout_seconds)

@@ -27,7 +27,7 @@ class HubSpotAdapter(CrmAdapter):
     def __init__(self, settings, config: HubSpotSettings | None = None):
         super().__init__(settings, config)
         config = self.config
-        self.start(settings, config, "HubSpot", protected={config.token_property},
+        self.start(settings, "HubSpot", protected={config.token_property},
                    limits=HubSpotLimits(settings, config))
         self.client = HubSpotClient(self.api, config.api_url, config.token)
         self.contacts = HubSpotContacts(self.client, config)

@@ -32,7 +32,7 @@ class ZohoAdapter(CrmAdapter):
     def __init__(self, settings, config: ZohoSettings | None = None):
         super().__init__(settings, config)
         config = self.config
-        self.start(settings, config, "Zoho CRM",
+        self.start(settings, "Zoho CRM",
                    protected={config.token_field} if config.token_field else set(),
                    limits=ZohoLimits(settings, config))
         self.tokens = AccessTokens(self.api, config)
