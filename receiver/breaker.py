@@ -27,9 +27,21 @@ def verdict(outcome) -> str:
     return UP
 
 
+def batch_verdict(outcomes) -> str:
+    """One attempt's verdict over the outcomes of the deliveries it carried: a batch is one
+    call to the CRM, so one unreachable CRM must count once, not once per delivery in it.
+
+    UP if any delivery reached the CRM, UNTRIED if none was tried, else DOWN.
+    """
+    seen = {verdict(outcome) for outcome in outcomes}
+    if UP in seen:
+        return UP
+    return DOWN if DOWN in seen else UNTRIED
+
+
 @dataclass(frozen=True)
 class BreakerRule:
-    """Open after `threshold` DOWN deliveries in a row; probe after 30 s, then twice as long
+    """Open after `threshold` DOWN attempts in a row; probe after 30 s, then twice as long
     after each failed probe, up to `longest_probe` seconds."""
 
     threshold: int = 5
@@ -37,7 +49,7 @@ class BreakerRule:
     longest_probe: float = 600.0
 
     def failures(self, before: int, seen: str) -> int:
-        """The DOWN deliveries in a row after one more outcome."""
+        """The DOWN attempts in a row after one more."""
         return before + 1 if seen == DOWN else before if seen == UNTRIED else 0
 
     def opens(self, failures: int) -> bool:

@@ -4,7 +4,7 @@ import logging
 import time
 from datetime import datetime
 
-from .breaker import DOWN, UP, BreakerRule, verdict
+from .breaker import DOWN, UP, BreakerRule, batch_verdict
 from .counters import BREAKERS_OPENED
 from .store import breakers
 from .store.errors import StoreUnavailable
@@ -53,10 +53,11 @@ class Circuits:
         log.info("breaker of %s probes with delivery %s", adapter, claim.id)
         return claim
 
-    def observe(self, claim, outcome, now: datetime) -> bool:
-        """Count the outcome; True when it opened the adapter's breaker."""
-        seen, adapter = verdict(outcome), claim.adapter
-        if self.probes.pop(claim.id, None):
+    def observe(self, claims, outcomes, now: datetime) -> bool:
+        """Count one attempt: the outcomes of the claims one adapter was handed together (a
+        batch is one CRM call); True when it opened the adapter's breaker."""
+        seen, adapter = batch_verdict(outcomes), claims[0].adapter
+        if self.probes.pop(claims[0].id, None):  # a probe goes alone
             self.probed(adapter, seen, now)
             return False
         failures = self.failures[adapter] = self.rule.failures(
@@ -64,7 +65,7 @@ class Circuits:
         if not self.rule.opens(failures):
             return False
         self.failures[adapter] = 0
-        return self.open(adapter, outcome.reason, now)
+        return self.open(adapter, outcomes[-1].reason, now)
 
     def open(self, adapter: str, reason: str, now: datetime) -> bool:
         try:
@@ -74,7 +75,7 @@ class Circuits:
             return False
         if opened:
             BREAKERS_OPENED.labels(adapter).inc()
-            log.warning("breaker of %s opened after %d failed deliveries in a row; it is "
+            log.warning("breaker of %s opened after %d failed attempts in a row; it is "
                         "paused and probed in %g s: %s", adapter, self.rule.threshold,
                         self.rule.first_probe, reason.split(": ", 1)[0])
         return opened

@@ -78,8 +78,10 @@ class Worker:
                 for claim, outcome in zip(claims, answered)]
         for claim, outcome in done:
             self.record(claim, outcome, attempted_at)
-        # Every outcome is counted, even after one of them has opened a breaker.
-        opened = [self.circuits.observe(claim, outcome, clock.now()) for claim, outcome in done]
+        # Each adapter's attempt counts once, however many deliveries it carried, and every
+        # attempt is counted, even after one of them has opened a breaker.
+        opened = [self.circuits.observe(claims, answered, clock.now())
+                  for claims, answered in zip(batches, outcomes)]
         if any(opened):
             self.claims.give_back()  # the paused adapter's claims in hand spend no attempt
         duration = time.monotonic() - started

@@ -3,10 +3,11 @@
 import pytest
 import requests
 
-from receiver.adapters import Adapter, Delivered, Failed
+from receiver.adapters import Adapter, Delivered, Failed, RetryLater
 from receiver.adapters.zoho import ZohoAdapter
 from receiver.config import load_settings
 from receiver.state import current
+from receiver.store import breakers
 from receiver.worker import Worker, build_worker
 
 from .builders import payload
@@ -103,6 +104,19 @@ def test_an_adapter_raising_for_its_batch_gives_each_delivery_the_raised_outcome
     assert [row.state for row in rows] == ["pending"] * 3
     assert all("adapter raised TypeError: a bug (quick try 1 of 3)" in row.last_error
                for row in rows)
+
+
+def test_a_batch_that_fails_as_one_call_counts_once_toward_the_breaker(app, engine, post):
+    # Ten deliveries, one unreachable CRM: one failed attempt, not ten in a row.
+    ids_of(post, [closed_chat(n, f"v{n}@example.com") for n in range(10)])
+    adapter = Batching(current(app).settings)
+    adapter.deliver_batch = lambda events: [RetryLater("HubSpot HTTP 504: no answer")] * len(events)
+    worker = Worker(engine, {"hubspot": adapter}, lease_seconds=10)
+    worker.claims.pace.add(0.001)  # a fast pace: the ten are claimed at once
+    assert worker.step()
+    assert worker.circuits.failures == {"hubspot": 1}
+    with engine.connect() as conn:
+        assert breakers.opened(conn) == {}
 
 
 def test_an_adapter_that_does_not_batch_gets_one_delivery_a_step(app, engine, post):

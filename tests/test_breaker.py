@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, delete
 
 from receiver import counters
 from receiver.adapters.base import Delivered, Failed, RetryLater
-from receiver.breaker import DOWN, UNTRIED, UP, BreakerRule, verdict
+from receiver.breaker import DOWN, UNTRIED, UP, BreakerRule, batch_verdict, verdict
 from receiver.store import breakers, pauses
 from receiver.store.tables import adapter_breakers
 from receiver.store.transactions import reading
@@ -40,6 +40,22 @@ T0 = "2025-03-04T12:00:00Z"
 ])
 def test_which_outcomes_say_the_crm_is_down(outcome, seen):
     assert verdict(outcome) == seen
+
+
+DOWN_504 = RetryLater("HubSpot HTTP 504: no answer")
+WAITED = RetryLater("waiting for the rate budget of hubspot (100/10 s): next call in 2.0 s")
+
+
+@pytest.mark.parametrize("outcomes, seen", [
+    ([DOWN_504], DOWN),
+    ([DOWN_504] * 10, DOWN),                      # one call that failed, however many it carried
+    ([DOWN_504, Delivered(), DOWN_504], UP),      # the CRM answered for one of them
+    ([DOWN_504, Failed("HubSpot HTTP 400: VALIDATION_ERROR")], UP),
+    ([WAITED, WAITED], UNTRIED),
+    ([WAITED, DOWN_504], DOWN),
+])
+def test_an_attempt_is_judged_once_over_the_deliveries_it_carried(outcomes, seen):
+    assert batch_verdict(outcomes) == seen
 
 
 @pytest.mark.parametrize("before, seen, after", [
@@ -106,7 +122,7 @@ def test_a_failing_adapter_is_paused_probed_and_resumed(post, worker, crm, engin
     messages = [record.getMessage() for record in caplog.records
                 if record.name == "receiver.circuits"]
     assert [m.split(":")[0].rstrip("0123456789") for m in messages] == [
-        "breaker of http opened after 3 failed deliveries in a row; it is paused and probed "
+        "breaker of http opened after 3 failed attempts in a row; it is paused and probed "
         "in 30 s", "breaker of http probes with delivery ", "breaker of http stays open",
         "breaker of http probes with delivery ", "breaker of http closed"]
 
