@@ -17,7 +17,6 @@ import uuid
 
 from flask import Flask, jsonify, request
 
-app = Flask(__name__)
 TOKEN = os.environ["ROCKETCHAT_LIVECHAT_TOKEN"].encode()
 URL = os.environ["DATABASE_URL"]
 _connection = None
@@ -40,19 +39,30 @@ def connection():
     return _connection
 
 
-@app.post("/webhooks/rocketchat")
-def receive():
-    presented = request.headers.get("X-RocketChat-Livechat-Token", "").encode()
-    if not hmac.compare_digest(presented, TOKEN):
-        return jsonify(success=False), 401
-    raw = request.get_data()
-    body = json.loads(raw)
-    conn = connection()
-    marker = "?" if isinstance(conn, sqlite3.Connection) else "%s"
-    with writer_lock():
-        conn.execute(f"INSERT INTO bare_bodies (id, raw) VALUES ({marker}, {marker})",
-                     (uuid.uuid4().hex, raw.decode()))
-    return jsonify(success=True, type=body.get("type"))
+def make_app(check=None) -> Flask:
+    """The floor app; `check(body)`, if given, runs on each parsed body before the INSERT."""
+    floor = Flask(__name__)
+
+    @floor.post("/webhooks/rocketchat")
+    def receive():
+        presented = request.headers.get("X-RocketChat-Livechat-Token", "").encode()
+        if not hmac.compare_digest(presented, TOKEN):
+            return jsonify(success=False), 401
+        raw = request.get_data()
+        body = json.loads(raw)
+        if check is not None:
+            check(body)
+        conn = connection()
+        marker = "?" if isinstance(conn, sqlite3.Connection) else "%s"
+        with writer_lock():
+            conn.execute(f"INSERT INTO bare_bodies (id, raw) VALUES ({marker}, {marker})",
+                         (uuid.uuid4().hex, raw.decode()))
+        return jsonify(success=True, type=body.get("type"))
+
+    return floor
+
+
+app = make_app()
 
 
 @contextlib.contextmanager

@@ -47,14 +47,18 @@ def load_json(text: str | bytes):
                       parse_int=_double_sized_int)
 
 
-def dump_json(data) -> str:
-    """Compact JSON; non-ASCII kept readable unless it holds lone surrogates."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+def dump_json(data, default=None) -> str:
+    """Compact JSON; non-ASCII kept readable unless it holds lone surrogates.
+
+    `default` turns a value JSON has no form for into one it has, as for `json.dumps`.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                      default=default)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         # A lone surrogate cannot be encoded as UTF-8; the escaped form round-trips exactly.
-        text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=default)
     return text
 
 

@@ -102,7 +102,7 @@ class NewEvent(EventFields):
             id=event.id, dedup_key=dedup_key, kind=event.kind, source_type=event.source_type,
             conversation_id=event.conversation.id if event.conversation else None,
             test=event.test, occurred_at=event.occurred_at, received_at=event.received_at,
-            payload=dump_json(records.to_dict(event)), raw=raw,
+            payload=dump_json(event, records.json_form), raw=raw,
         )
 
 
