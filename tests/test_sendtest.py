@@ -30,8 +30,12 @@ def served(app):
 def test_send_test_sample_is_accepted(served, runner, engine):
     result = runner.invoke(cli.main, ["send-test", served, "--token", TOKEN])
     assert result.exit_code == 0, result.output
-    assert "ok   Send Test sample: 200" in result.output
-    assert "1 of 1 accepted" in result.output
+    # One line per answer and nothing between them, as the README shows it.
+    lines = result.output.splitlines()
+    assert lines[0].endswith(f"1 body to {served}")
+    assert lines[1].startswith("ok   Send Test sample: 200")
+    assert lines[2].startswith("1 of 1 accepted")
+    assert len(lines) == 3
     assert count(engine, "events") == 1
 
 

@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 import time
 
 import click
@@ -20,6 +19,10 @@ def _bodies(files, sample, conversations) -> list[tuple[str, dict]]:
     if sample or not bodies:
         bodies.insert(0, ("Send Test sample", sample_bodies()["webhook-test-sample"]))
     return bodies
+
+
+def _count(bodies: int) -> str:
+    return "1 body" if bodies == 1 else f"{bodies} bodies"
 
 
 def _answer(attempt) -> str:
@@ -62,16 +65,16 @@ def send_test(url, token, files, sample, conversations, version, timeout, retry_
     delay = 4 * timeout if retry_delay is None else retry_delay
     bodies = _bodies(files, sample, conversations)
     click.echo(f"acting as Rocket.Chat {policy.name}: up to {policy.attempts} attempts, "
-               f"{delay:g} s apart, {len(bodies)} bodies to {url}")
+               f"{delay:g} s apart, {_count(len(bodies))} to {url}")
     session, failures, started = requests.Session(), 0, time.monotonic()
-    with click.progressbar(bodies, label="sending", file=sys.stderr,
-                           show_pos=True) as progress:
-        for sent, (label, body) in enumerate(progress, start=1):
-            attempts = sender.deliver(session, url, token, body, policy, timeout, delay)
-            failures += not _report(label, attempts, policy)
-            if attempts[-1].unreachable:
-                failures += len(bodies) - sent  # the rest would fail alike: not sent
-                break
+    # Each body gets its own line as its answer comes, which is the progress shown: a
+    # progress bar on the same terminal would be written into those lines.
+    for sent, (label, body) in enumerate(bodies, start=1):
+        attempts = sender.deliver(session, url, token, body, policy, timeout, delay)
+        failures += not _report(label, attempts, policy)
+        if attempts[-1].unreachable:
+            failures += len(bodies) - sent  # the rest would fail alike: not sent
+            break
     click.echo(f"{len(bodies) - failures} of {len(bodies)} accepted in "
                f"{time.monotonic() - started:.1f} s")
     if failures:
