@@ -3,13 +3,14 @@
 import json
 import logging
 import re
+from datetime import datetime, timezone
 
 import pytest
 
 from receiver import create_app
 from receiver.console.access import Throttle
 from receiver.state import current
-from receiver.store import deliveries, pauses, quarantine
+from receiver.store import breakers, deliveries, pauses, quarantine
 from receiver.store.transactions import transaction
 
 from .builders import payload, room
@@ -302,6 +303,21 @@ def test_pause_and_resume_from_the_adapters_page(console, engine):
         assert pauses.paused(conn) == {}
     assert console.post("/console/adapters/http/pause",
                         data={"csrf_token": token}).status_code == 400
+
+
+def test_the_adapters_page_tells_the_breakers_pause_and_an_operator_can_end_it(console, engine):
+    opened_at = datetime(2026, 5, 4, 10, 0, tzinfo=timezone.utc)
+    with transaction(engine) as conn:
+        breakers.open_breaker(conn, "log", opened_at, 30.0, "HTTP 503: the CRM is down")
+    page = console.get("/console/adapters").text
+    assert "paused automatically</span> since 2026-05-04 10:00:00 UTC: every delivery failed " \
+           "(HTTP 503); next probe 2026-05-04 10:00:30 UTC" in page
+    assert ">Resume<" in page
+    console.post("/console/adapters/log/resume", data={"csrf_token": csrf(console, "/console/adapters")})
+    page = console.get("/console/adapters").text
+    assert "paused" not in page.split("<tbody>")[1] and ">Pause<" in page
+    with transaction(engine) as conn:
+        assert breakers.opened(conn) == {} and pauses.paused(conn) == {}
 
 
 def test_adapter_checks_are_the_kept_ones_until_checked_again(console, monkeypatch):
