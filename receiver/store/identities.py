@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 
 from .dialect import insert_for, upsert
 from .tables import crm_identities as table
@@ -93,3 +93,30 @@ def release(conn, scope: str, identifiers: list[str], owner: str) -> None:
 def forget(conn, scope: str, record_id: str) -> None:
     """Forget a record the CRM no longer has (deleted, or merged into another)."""
     conn.execute(delete(table).where(table.c.scope == scope, table.c.record_id == record_id))
+
+
+# Retention. A link saves the CRM look-ups of a returning visitor: without it the matcher
+# finds the same record by token, email or phone (see adapters/matching.py) and links it
+# again. A row not written for the retention period goes, unless it is a claim still running.
+
+def _stale(older_than: datetime, now: datetime) -> list:
+    return [table.c.updated_at < older_than,
+            or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now)]
+
+
+def prune(conn, older_than: datetime, now: datetime, *, batch: int) -> int:
+    """Delete one batch of rows not written since `older_than`; how many went."""
+    keys = select(table.c.scope, table.c.identifier).where(*_stale(older_than, now)) \
+        .order_by(table.c.updated_at).limit(batch)
+    rows = [tuple(row) for row in conn.execute(keys)]
+    if not rows:
+        return 0
+    # Checked again at delete time: a delivery may have linked the visitor meanwhile.
+    return conn.execute(delete(table).where(
+        tuple_(table.c.scope, table.c.identifier).in_(rows), *_stale(older_than, now))).rowcount
+
+
+def count_stale(conn, older_than: datetime, now: datetime) -> int:
+    """How many rows `prune` would delete now, for a dry run."""
+    return conn.execute(select(func.count()).select_from(table)
+                        .where(*_stale(older_than, now))).scalar_one()
