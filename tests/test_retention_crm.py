@@ -17,6 +17,7 @@ from receiver.store.db import make_engine
 from receiver.store.identities import digest
 from receiver.store.tables import adapter_breakers
 from receiver.store.transactions import transaction
+from receiver.testing import sample_events
 
 from .builders import payload
 from .fakes.hubspot import TOKEN, FakeHubSpot
@@ -219,6 +220,23 @@ def test_a_returning_visitor_whose_links_were_pruned_finds_the_same_record(crm_s
         adapter.close()
         assert len(records(crm)) == 1  # the same record, found again, not a new one
         assert count(engine, "crm_identities") >= 2  # and linked again
+
+
+def test_links_used_to_match_within_the_period_stay(crm_store):
+    database_url, engine = crm_store
+    close = sample_events()["e-livechat-session-close"]
+    with FakeHubSpot(search_lag=0) as crm:
+        for day in (JANUARY, JANUARY + timedelta(days=19), JANUARY + timedelta(days=19, hours=1)):
+            with freeze_time(day):
+                adapter = hubspot_adapter(crm.url, database_url)  # a fresh worker each day
+                assert isinstance(adapter.deliver(close), Delivered)
+                adapter.close()
+    with engine.connect() as conn:  # noted as used on the 20th, and not again within the day
+        used = set(conn.execute(select(identities.table.c.updated_at)).scalars())
+    assert used == {JANUARY + timedelta(days=19)}
+    linked_rows = count(engine, "crm_identities")
+    assert linked_rows >= 2 and retention.prune(engine, CUTOFF, PRUNE_DAY).identities == 0
+    assert count(engine, "crm_identities") == linked_rows
 
 
 # Circuit breakers --------------------------------------------------------------------------

@@ -64,6 +64,10 @@ class IdentityLinks(OwnEngine):
         with self._writing() as conn:
             identities.link(conn, scope, identifiers, record_id, matched_by, clock.now(), synced)
 
+    def touch(self, scope: str, identifiers: list[str]) -> None:
+        with self._writing() as conn:
+            identities.touch(conn, scope, identifiers, clock.now())
+
     def claim(self, scope: str, identifiers: list[str], owner: str,
               until: datetime) -> Known | None:
         """None once claimed, or a row that has a record; raises Taken (see store)."""

@@ -23,6 +23,7 @@ class Known:
     claimed_by: str | None
     claimed_until: datetime | None
     synced: str | None = None  # digests of the fields last synced to the record
+    updated_at: datetime | None = None  # when last written, or used to match (see `touch`)
 
 
 class Taken(Exception):
@@ -44,7 +45,7 @@ def known(conn, scope: str, identifiers: list[str], *, lock: bool = False) -> di
     if lock:
         query = query.with_for_update()
     return {row.identifier: Known(row.record_id, row.matched_by, row.claimed_by,
-                                  row.claimed_until, row.synced)
+                                  row.claimed_until, row.synced, row.updated_at)
             for row in conn.execute(query)}
 
 
@@ -56,6 +57,12 @@ def link(conn, scope: str, identifiers: list[str], record_id: str, matched_by: s
         conn.execute(upsert(conn, table, {"scope": scope, "identifier": identifier}, {
             "record_id": record_id, "matched_by": matched_by, "claimed_by": None,
             "claimed_until": None, "updated_at": now, "synced": synced}))
+
+
+def touch(conn, scope: str, identifiers: list[str], now: datetime) -> None:
+    """Note that these identifiers' links were used to match a visitor, so a prune keeps them."""
+    conn.execute(update(table).where(table.c.scope == scope, table.c.identifier.in_(identifiers),
+                                     table.c.record_id.is_not(None)).values(updated_at=now))
 
 
 def claim(conn, scope: str, identifiers: list[str], owner: str, now: datetime,
@@ -97,7 +104,8 @@ def forget(conn, scope: str, record_id: str) -> None:
 
 # Retention. A link saves the CRM look-ups of a returning visitor: without it the matcher
 # finds the same record by token, email or phone (see adapters/matching.py) and links it
-# again. A row not written for the retention period goes, unless it is a claim still running.
+# again. A row neither written nor used for the retention period goes, unless it is a claim
+# still running.
 
 def _stale(older_than: datetime, now: datetime) -> list:
     return [table.c.updated_at < older_than,
@@ -105,7 +113,7 @@ def _stale(older_than: datetime, now: datetime) -> list:
 
 
 def prune(conn, older_than: datetime, now: datetime, *, batch: int) -> int:
-    """Delete one batch of rows not written since `older_than`; how many went."""
+    """Delete one batch of rows not written or used since `older_than`; how many went."""
     keys = select(table.c.scope, table.c.identifier).where(*_stale(older_than, now)) \
         .order_by(table.c.updated_at).limit(batch)
     rows = [tuple(row) for row in conn.execute(keys)]
