@@ -9,9 +9,6 @@ from sqlalchemy import select
 
 from receiver import cli
 from receiver.adapters import Delivered
-from receiver.adapters.hubspot import HubSpotAdapter
-from receiver.adapters.zoho import ZohoAdapter
-from receiver.config import load_settings
 from receiver.store import breakers, crm_notes, identities, pauses, retention
 from receiver.store.db import make_engine
 from receiver.store.identities import digest
@@ -20,11 +17,11 @@ from receiver.store.transactions import transaction
 from receiver.testing import sample_events
 
 from .builders import payload
-from .fakes.hubspot import TOKEN, FakeHubSpot
+from .crm_adapters import hubspot_adapter, zoho_adapter
+from .fakes.hubspot import FakeHubSpot
 from .fakes.zoho import FakeZoho
 from .returning_visitors import ORDERS, visits
 from .stored import count
-from .test_zoho import zoho_environ
 
 JANUARY = datetime(2025, 1, 1, tzinfo=timezone.utc)
 FEBRUARY = datetime(2025, 2, 1, tzinfo=timezone.utc)
@@ -181,17 +178,6 @@ def crm_store(database_url):
     engine = make_engine(database_url)
     yield database_url, engine
     engine.dispose()
-
-
-def hubspot_adapter(url: str, database_url: str) -> HubSpotAdapter:
-    return HubSpotAdapter(load_settings({
-        "ROCKETCHAT_LIVECHAT_TOKEN": "t", "RECEIVER_ADAPTERS": "hubspot",
-        "RECEIVER_HUBSPOT_TOKEN": TOKEN, "RECEIVER_HUBSPOT_API_URL": url,
-        "DATABASE_URL": database_url}))
-
-
-def zoho_adapter(url: str, database_url: str) -> ZohoAdapter:
-    return ZohoAdapter(load_settings(zoho_environ(url, DATABASE_URL=database_url)))
 
 
 CRMS = {"hubspot": (lambda: FakeHubSpot(search_lag=0), hubspot_adapter,
