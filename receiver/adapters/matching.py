@@ -17,6 +17,7 @@ field is never overwritten. Every identifier the visitor gave is then linked to 
 chosen record, so later events, conversations and worker processes update it by id; with
 the link the database keeps a digest of each field synced, so an event that brings no field
 beyond those (a message, or the close of a returning visitor) costs no matching call at all.
+A link that matched is noted as used (once a day at most), so `receiver prune` keeps it.
 
 A create whose answer is lost may have been made: its claim is kept for the CRM's search
 lag, so no delivery creates the record again before search could show it.
