@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, tuple_, update
+from sqlalchemy import delete, func, or_, select, update
 
 from .dialect import insert_for, upsert
 from .tables import crm_identities as table
@@ -116,12 +116,14 @@ def prune(conn, older_than: datetime, now: datetime, *, batch: int) -> int:
     """Delete one batch of rows not written or used since `older_than`; how many went."""
     keys = select(table.c.scope, table.c.identifier).where(*_stale(older_than, now)) \
         .order_by(table.c.updated_at).limit(batch)
-    rows = [tuple(row) for row in conn.execute(keys)]
-    if not rows:
-        return 0
-    # Checked again at delete time: a delivery may have linked the visitor meanwhile.
-    return conn.execute(delete(table).where(
-        tuple_(table.c.scope, table.c.identifier).in_(rows), *_stale(older_than, now))).rowcount
+    by_scope: dict[str, list[str]] = {}
+    for scope, identifier in conn.execute(keys):
+        by_scope.setdefault(scope, []).append(identifier)
+    # Checked again at delete time: a delivery may have linked the visitor meanwhile. One
+    # statement per scope walks the primary key; a list of pairs scans the table on SQLite.
+    return sum(conn.execute(delete(table).where(
+        table.c.scope == scope, table.c.identifier.in_(identifiers), *_stale(older_than, now)))
+        .rowcount for scope, identifiers in by_scope.items())
 
 
 def count_stale(conn, older_than: datetime, now: datetime) -> int:

@@ -78,22 +78,26 @@ def prune_notes(engine, older_than: datetime, now: datetime, *, batch: int = BAT
     """Forget the note ids not written since `older_than` of conversations (and offline
     messages) with no event left in the store; how many went.
 
-    The stored events are read once; each batch also reads those received since the last,
-    so an event arriving meanwhile keeps its conversation's note.
+    The stored events are read once; each batch that deletes also reads those received
+    since the last, so an event arriving meanwhile keeps its conversation's note.
     """
     with reading(engine) as conn:
         in_use = crm_notes.in_use(conn)
     total, after, checked = 0, None, now
     while True:
-        with transaction(engine) as conn:
+        with reading(engine) as conn:
             page = crm_notes.stale_page(conn, older_than, after, batch)
-            if not page:
-                return total
+        if not page:
+            return total
+        after = page[-1]
+        unused = [key for key in page if key[1] not in in_use]
+        if not unused:  # a page of notes in use takes no write lock
+            continue
+        with transaction(engine) as conn:
             since, checked = checked - ARRIVAL_MARGIN, clock.now()
             in_use |= crm_notes.in_use(conn, received_since=since)
-            total += crm_notes.delete_stale(conn, [key for key in page if key[1] not in in_use],
+            total += crm_notes.delete_stale(conn, [key for key in unused if key[1] not in in_use],
                                             older_than)
-        after = page[-1]
 
 
 def count_notes(conn, older_than: datetime, in_use: set[str], *, batch: int = BATCH) -> int:
