@@ -157,7 +157,7 @@ def test_visitor_links_not_written_for_the_period_go(runner, engine):
     link(engine, recent, FEBRUARY)
     link(engine, expired, JANUARY - timedelta(days=60), record_id=None)  # a claim run out
     link(engine, running, JANUARY, record_id=None)  # claimed until March: still running
-    assert "would forget the CRM records of 2 visitor identifier(s) not linked since " \
+    assert "would forget the CRM records of 2 visitor identifier(s) not used since " \
            "2025-01-16 00:00 UTC" in prune(runner, "--dry-run")
     assert "forgot the CRM records of 2 visitor identifier(s)" in prune(runner)
     assert linked(engine) == {recent, running}

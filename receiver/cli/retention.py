@@ -88,7 +88,7 @@ def _lines(pruned: retention.Pruned, cutoff, *, planned: bool = False) -> list[s
              f"{forget} the CRM note ids of {pruned.notes} conversation(s) and offline "
              f"message(s) with no event left, not written since {since}",
              f"{forget} the CRM records of {pruned.identities} visitor identifier(s) not "
-             f"linked since {since}",
+             f"used since {since}",
              f"{delete} {pruned.breakers} closed circuit breaker(s) opened before {since}"]
     if pruned.quarantine is not None:
         lines.append(f"{delete} {pruned.quarantine} quarantine row(s)")

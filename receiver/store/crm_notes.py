@@ -6,7 +6,7 @@ Reference lines are kept as digests. Every function runs inside the caller's tra
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, select, tuple_
 
 from .dialect import insert_for, upsert
 from .tables import crm_notes as table
@@ -105,8 +105,3 @@ def delete_stale(conn, keys: list[tuple], older_than: datetime) -> int:
         table.c.scope == scope, table.c.marker.in_(markers), table.c.updated_at < older_than))
         .rowcount for scope, markers in by_scope.items())
 
-
-def count_stale(conn, older_than: datetime) -> int:
-    """How many rows were not written since `older_than`, whatever events remain."""
-    return conn.execute(select(func.count()).select_from(table)
-                        .where(table.c.updated_at < older_than)).scalar_one()

@@ -33,9 +33,10 @@ class Pruned:
 def prune(engine, older_than: datetime, now: datetime, *, keep_dead: bool = True,
           include_quarantine: bool = False, held_too: bool = False,
           redact_before: datetime | None = None) -> Pruned:
-    """Delete finished events, and the CRM links, note ids, visitor links and closed breakers
-    not written since `older_than` that nothing needs; as asked, quarantine rows that old and
-    the raw bodies of events received before `redact_before`.
+    """Delete finished events received before `older_than`, and what the CRM adapters keep
+    that nothing needs since then (record ids, note ids, visitor links, closed breakers); as
+    asked, quarantine rows that old and the raw bodies of events received before
+    `redact_before`.
 
     Each batch is its own short transaction, so web and worker processes hardly wait on it.
     """
