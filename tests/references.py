@@ -4,7 +4,7 @@ import copy
 import re
 
 from receiver.adapters import Delivered
-from receiver.adapters.transcript import MARKER_PREFIX
+from receiver.store.crm_notes import MARKER_PREFIX
 from receiver.testing import sample_events
 
 # What transcript.event_marker writes; a conversation's marker names no event.

@@ -18,6 +18,13 @@ def delivery_states(engine) -> dict:
                 for row in deliveries.list_deliveries(conn, limit=10_000)}
 
 
+def every_delivery_state(engine) -> list[str]:
+    """The state of every delivery, one per event and adapter (`delivery_states` keeps one
+    per event)."""
+    with engine.connect() as conn:
+        return [row.state for row in deliveries.list_deliveries(conn, limit=10_000)]
+
+
 def only_delivery(engine):
     """The one delivery stored, for tests that post a single event."""
     with engine.connect() as conn:

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import create_engine, delete
 
 from receiver.adapters.api import Transient
+from receiver.adapters.own_engine import OwnEngine
 from receiver.adapters.ratelimit import Budget, BudgetStore, Rate, account_key, read_rate
 from receiver.config import ConfigError
 from receiver.store import budget
@@ -70,7 +71,7 @@ def database_url(database_url):
 
 @pytest.fixture
 def store(database_url):
-    store = BudgetStore(database_url, 5.0)
+    store = BudgetStore(OwnEngine(database_url, 5.0))
     yield store
     store.close()
 
@@ -131,7 +132,7 @@ def test_calls_reserved_at_once_skip_the_store_and_lapse(store):
 
 
 def test_a_store_that_cannot_keep_the_budget_does_not_stop_the_calls(tmp_path, caplog):
-    store = BudgetStore(f"sqlite:///{tmp_path / 'no-schema.sqlite3'}", 1.0)
+    store = BudgetStore(OwnEngine(f"sqlite:///{tmp_path / 'no-schema.sqlite3'}", 1.0))
     spending = Budget(store, "hubspot:x", Rate(1, 10.0))
     for _ in range(3):
         spending.take(within=0.1)  # no table: each call goes, unbudgeted, and says so

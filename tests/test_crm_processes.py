@@ -10,7 +10,7 @@ from .fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from .fakes.hubspot import FakeHubSpot
 from .fakes.zoho import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZoho
 from .servers import wait_for, workers
-from .stored import delivery_states
+from .stored import every_delivery_state
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -127,10 +127,10 @@ def test_returning_visitors_are_one_record_each_with_one_note_per_chat(
         for body in conversations(n):
             assert post(body).status_code == 200
     with workers(environment, 2):
-        finished = wait_for(lambda: set(delivery_states(engine).values()) <= {"delivered", "dead"},
+        finished = wait_for(lambda: set(every_delivery_state(engine)) <= {"delivered", "dead"},
                             timeout=150)
     found = counts(hubspot, zoho)
-    states = sorted(delivery_states(engine).values())
+    states = sorted(every_delivery_state(engine))
     print(f"\nfinished={finished} deliveries: delivered={states.count('delivered')} "
           f"dead={states.count('dead')} pending={states.count('pending')}; lost answers: "
           f"hubspot {hubspot.lost.lost} of {hubspot.lost.writes} writes, "

@@ -132,6 +132,11 @@ def test_a_dry_run_says_what_would_go_and_changes_nothing(finished_and_redactabl
         "would prune 2 event(s) received before 2025-01-16 00:00 UTC",
         "would forget the CRM record ids of 0 conversation link(s) not updated since "
         "2025-01-16 00:00 UTC",
+        "would forget the CRM note ids of 0 conversation(s) and offline message(s) with no "
+        "event left, not written since 2025-01-16 00:00 UTC",
+        "would forget the CRM records of 0 visitor identifier(s) not used since "
+        "2025-01-16 00:00 UTC",
+        "would delete 0 closed circuit breaker(s) opened before 2025-01-16 00:00 UTC",
         "would delete 1 quarantine row(s)",
         "would redact the raw body of 2 event(s)",
     ]

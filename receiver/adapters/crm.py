@@ -15,6 +15,7 @@ from .base import Delivered, Failed, Outcome, RetryLater
 from .identities import IdentityLinks
 from .lookups import LookedUp
 from .matching import Creating, Match, Matcher, Records, keys_of
+from .own_engine import OwnEngine
 from .people import Person, from_event
 
 BATCH_SIZE = 100  # HubSpot's and Zoho's batch calls take up to 100 records each
@@ -64,13 +65,18 @@ class CrmAdapter(ApiAdapter):
 
     batch_size = BATCH_SIZE
 
+    def __init__(self, settings, config=None):
+        super().__init__(settings, config)
+        # One engine on the receiver's database for the links, notes and rate budget alike.
+        self.own = OwnEngine(settings.database_url, settings.store_timeout_seconds)
+
     def start(self, settings, service: str, protected=frozenset(), limits=None) -> None:
         """The session (spending the account's shared rate budget, `limits`), the database's
         memory of records and notes, and the matcher, over the settings `Adapter` parsed."""
         config = self.config
         self.include_test = config.include_test
         self.api = ApiSession(service, self.lease_budget(settings), limits)
-        self.memory = IdentityLinks(settings.database_url, settings.store_timeout_seconds)
+        self.memory = IdentityLinks(self.own)
         self.matcher = Matcher(self.memory, search_lag=config.search_lag_seconds,
                                budget=self.lease_budget(settings),
                                overwrite=config.overwrite_fields, protected=protected)
@@ -325,3 +331,4 @@ class CrmAdapter(ApiAdapter):
     def close(self) -> None:
         super().close()
         self.matcher.close()
+        self.own.close()

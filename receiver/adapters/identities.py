@@ -11,13 +11,13 @@ from ..store import crm_notes, identities
 from ..store.identities import Known, Taken
 from ..store.transactions import StoreUnavailable, reading, transaction
 from .api import Transient
-from .own_engine import OwnEngine
+from .own_engine import OnOwnEngine
 
 __all__ = ["IdentityLinks", "Known", "Taken"]
 
 
-class IdentityLinks(OwnEngine):
-    """Shared by every worker process through the database; its engine is made on first use."""
+class IdentityLinks(OnOwnEngine):
+    """Shared by every worker process through the database, on the adapter's own engine."""
 
     @contextmanager
     def _writing(self):
@@ -63,6 +63,10 @@ class IdentityLinks(OwnEngine):
              synced: str | None = None) -> None:
         with self._writing() as conn:
             identities.link(conn, scope, identifiers, record_id, matched_by, clock.now(), synced)
+
+    def touch(self, scope: str, identifiers: list[str]) -> None:
+        with self._writing() as conn:
+            identities.touch(conn, scope, identifiers, clock.now())
 
     def claim(self, scope: str, identifiers: list[str], owner: str,
               until: datetime) -> Known | None:

@@ -17,6 +17,7 @@ field is never overwritten. Every identifier the visitor gave is then linked to 
 chosen record, so later events, conversations and worker processes update it by id; with
 the link the database keeps a digest of each field synced, so an event that brings no field
 beyond those (a message, or the close of a returning visitor) costs no matching call at all.
+A link that matched is noted as used (once a day at most), so `receiver prune` keeps it.
 
 A create whose answer is lost may have been made: its claim is kept for the CRM's search
 lag, so no delivery creates the record again before search could show it.
@@ -36,6 +37,9 @@ from ..store.identities import digest
 
 CAUTIOUS = {"email": "email address", "phone": "phone number", "unique": "email address"}
 CLAIM_POLL_SECONDS = 2.0
+# A link used to match is noted as used at most this often: `receiver prune` keeps links in
+# use, at the cost of one write per returning visitor a day.
+NOTE_USE_EVERY = timedelta(days=1)
 
 
 class LostAnswer(Transient):
@@ -146,6 +150,7 @@ class Matcher:
         rows = self.links.known(records.scope, keys)
         match = self.unchanged(keys, rows, wanted)
         if match is not None:
+            self.used(records, keys, rows)
             self.memo.put(remembered_as(records, keys, wanted), match)
             return match
         match = (self.linked(records, keys, rows, wanted) or self.found(records, person, wanted)
@@ -184,6 +189,8 @@ class Matcher:
         if any(key not in rows or rows[key].record_id != match.record_id
                or rows[key].synced != synced for key in keys):
             self.links.link(records.scope, keys, match.record_id, match.matched_by, synced)
+        else:
+            self.used(records, keys, rows)
         self.memo.put(remembered_as(records, keys, wanted), match)
         return match
 
@@ -198,6 +205,17 @@ class Matcher:
         if not field_digests(wanted) <= synced:
             return None
         return Match(linked[0].record_id, linked[0].matched_by or "created")
+
+    def used(self, records: Records, keys: list[str], rows: dict) -> None:
+        """Note that the visitor's links matched them, once a day at most."""
+        stale = clock.now() - NOTE_USE_EVERY
+        if not any(row.record_id and row.updated_at and row.updated_at < stale
+                   for row in rows.values()):
+            return
+        try:
+            self.links.touch(records.scope, keys)
+        except Transient:
+            pass  # the match stands; a use not noted costs one look-up after a prune at most
 
     def linked_id(self, records: Records, person: Person) -> str | None:
         """The record a remembered link names for the visitor, without asking the CRM."""

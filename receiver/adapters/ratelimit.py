@@ -11,7 +11,7 @@ from ..store import budget
 from ..store.budget import Bucket
 from ..store.transactions import StoreUnavailable, transaction
 from .api import Transient
-from .own_engine import OwnEngine
+from .own_engine import OnOwnEngine
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ def account_key(vendor: str, *secrets: str) -> str:
     return f"{vendor}:{digest}"
 
 
-class BudgetStore(OwnEngine):
-    """The buckets' table, reached through an engine of its own, made on first use."""
+class BudgetStore(OnOwnEngine):
+    """The buckets' table, reached through the adapter's own engine."""
 
     def run(self, statement, *args, unavailable=None):
         """Run one of store.budget's statements in its own short transaction; `unavailable`

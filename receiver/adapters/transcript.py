@@ -3,17 +3,17 @@
 import html
 from datetime import datetime
 
-MARKER_PREFIX = "Rocket.Chat reference: "
+from ..store import crm_notes
 
 
 def conversation_marker(event: dict) -> str:
     """A line that identifies the conversation's note, so a redelivery finds and updates it."""
-    return f"{MARKER_PREFIX}[conversation {event['conversation']['id']}]"
+    return crm_notes.conversation_marker(event["conversation"]["id"])
 
 
 def event_marker(event: dict) -> str:
     """A line that identifies the note written for one event (an offline message)."""
-    return f"{MARKER_PREFIX}[event {event['id']}]"
+    return crm_notes.event_marker(event["id"])
 
 
 def closes_conversation(event: dict) -> bool:

@@ -43,7 +43,8 @@ class Age(click.ParamType):
 @with_appcontext
 def prune(older_than, include_dead, prune_quarantine, held_too, redact_raw_after, dry_run,
           assume_yes):
-    """Delete finished events and stale CRM links (optionally redact raw bodies); safe while running.
+    """Delete finished events and the CRM state nothing needs (optionally redact raw bodies);
+    safe while running.
 
     On a terminal it first says what would go and asks; run from a scheduler, it just prunes.
     """
@@ -52,7 +53,7 @@ def prune(older_than, include_dead, prune_quarantine, held_too, redact_raw_after
                "held_too": held_too,
                "redact_before": None if redact_raw_after is None else now() - redact_raw_after}
     if dry_run or (on_a_terminal() and not assume_yes):
-        for line in _lines(retention.would_prune(engine, cutoff, **options), cutoff,
+        for line in _lines(retention.would_prune(engine, cutoff, now(), **options), cutoff,
                            planned=True):
             click.echo(line)
         if dry_run:
@@ -80,9 +81,15 @@ VERBS = {False: ("pruned", "forgot", "deleted", "redacted"),
 def _lines(pruned: retention.Pruned, cutoff, *, planned: bool = False) -> list[str]:
     """One line per kind of row the prune touched, or with `planned`, would touch."""
     prune_, forget, delete, redact = VERBS[planned]
-    lines = [f"{prune_} {pruned.events} event(s) received before {_moment(cutoff)}",
+    since = _moment(cutoff)
+    lines = [f"{prune_} {pruned.events} event(s) received before {since}",
              f"{forget} the CRM record ids of {pruned.links} conversation link(s) not updated "
-             f"since {_moment(cutoff)}"]
+             f"since {since}",
+             f"{forget} the CRM note ids of {pruned.notes} conversation(s) and offline "
+             f"message(s) with no event left, not written since {since}",
+             f"{forget} the CRM records of {pruned.identities} visitor identifier(s) not "
+             f"used since {since}",
+             f"{delete} {pruned.breakers} closed circuit breaker(s) opened before {since}"]
     if pruned.quarantine is not None:
         lines.append(f"{delete} {pruned.quarantine} quarantine row(s)")
     if pruned.redacted is not None:

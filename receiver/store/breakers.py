@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 
 from . import deliveries, pauses
 from .dialect import upsert
@@ -63,6 +63,24 @@ def opened(conn) -> dict:
     """The open breakers' rows by adapter: opened_at, failed_probes, probe_at, reason."""
     rows = conn.execute(select(adapter_breakers).where(OPEN).order_by(adapter_breakers.c.adapter))
     return {row.adapter: row for row in rows}
+
+
+def _closed(older_than: datetime) -> list:
+    # Opened before `older_than`, too: a breaker opening again while the prune runs sets
+    # `opened_at` to now, so the delete passes it by.
+    return [~OPEN, adapter_breakers.c.opened_at < older_than]
+
+
+def prune_closed(conn, older_than: datetime) -> int:
+    """Delete the rows of breakers opened before `older_than` whose pause has ended (an
+    operator resumed the adapter): nothing reads them, and the next trip writes its own."""
+    return conn.execute(delete(adapter_breakers).where(*_closed(older_than))).rowcount
+
+
+def count_closed(conn, older_than: datetime) -> int:
+    """How many rows `prune_closed` would delete now, for a dry run."""
+    return conn.execute(select(func.count()).select_from(adapter_breakers)
+                        .where(*_closed(older_than))).scalar_one()
 
 
 # What a worker's breakers (circuits.py) do, each in a transaction of its own.

@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from .dialect import insert_for, upsert
 from .tables import crm_identities as table
@@ -23,6 +23,7 @@ class Known:
     claimed_by: str | None
     claimed_until: datetime | None
     synced: str | None = None  # digests of the fields last synced to the record
+    updated_at: datetime | None = None  # when last written, or used to match (see `touch`)
 
 
 class Taken(Exception):
@@ -44,7 +45,7 @@ def known(conn, scope: str, identifiers: list[str], *, lock: bool = False) -> di
     if lock:
         query = query.with_for_update()
     return {row.identifier: Known(row.record_id, row.matched_by, row.claimed_by,
-                                  row.claimed_until, row.synced)
+                                  row.claimed_until, row.synced, row.updated_at)
             for row in conn.execute(query)}
 
 
@@ -56,6 +57,12 @@ def link(conn, scope: str, identifiers: list[str], record_id: str, matched_by: s
         conn.execute(upsert(conn, table, {"scope": scope, "identifier": identifier}, {
             "record_id": record_id, "matched_by": matched_by, "claimed_by": None,
             "claimed_until": None, "updated_at": now, "synced": synced}))
+
+
+def touch(conn, scope: str, identifiers: list[str], now: datetime) -> None:
+    """Note that these identifiers' links were used to match a visitor, so a prune keeps them."""
+    conn.execute(update(table).where(table.c.scope == scope, table.c.identifier.in_(identifiers),
+                                     table.c.record_id.is_not(None)).values(updated_at=now))
 
 
 def claim(conn, scope: str, identifiers: list[str], owner: str, now: datetime,
@@ -93,3 +100,33 @@ def release(conn, scope: str, identifiers: list[str], owner: str) -> None:
 def forget(conn, scope: str, record_id: str) -> None:
     """Forget a record the CRM no longer has (deleted, or merged into another)."""
     conn.execute(delete(table).where(table.c.scope == scope, table.c.record_id == record_id))
+
+
+# Retention. A link saves the CRM look-ups of a returning visitor: without it the matcher
+# finds the same record by token, email or phone (see adapters/matching.py) and links it
+# again. A row neither written nor used for the retention period goes, unless it is a claim
+# still running.
+
+def _stale(older_than: datetime, now: datetime) -> list:
+    return [table.c.updated_at < older_than,
+            or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now)]
+
+
+def prune(conn, older_than: datetime, now: datetime, *, batch: int) -> int:
+    """Delete one batch of rows not written or used since `older_than`; how many went."""
+    keys = select(table.c.scope, table.c.identifier).where(*_stale(older_than, now)) \
+        .order_by(table.c.updated_at).limit(batch)
+    by_scope: dict[str, list[str]] = {}
+    for scope, identifier in conn.execute(keys):
+        by_scope.setdefault(scope, []).append(identifier)
+    # Checked again at delete time: a delivery may have linked the visitor meanwhile. One
+    # statement per scope walks the primary key; a list of pairs scans the table on SQLite.
+    return sum(conn.execute(delete(table).where(
+        table.c.scope == scope, table.c.identifier.in_(identifiers), *_stale(older_than, now)))
+        .rowcount for scope, identifiers in by_scope.items())
+
+
+def count_stale(conn, older_than: datetime, now: datetime) -> int:
+    """How many rows `prune` would delete now, for a dry run."""
+    return conn.execute(select(func.count()).select_from(table)
+                        .where(*_stale(older_than, now))).scalar_one()

@@ -134,6 +134,8 @@ crm_identities = Table(
     # an event wanting only fields among them costs no CRM call.
     Column("synced", Text),
     Index(None, "scope", "record_id"),
+    # `receiver prune` takes the rows not written for the retention period, oldest first.
+    Index(None, "updated_at"),
 )
 
 # The note each conversation (or offline message) was written to, per adapter and module, by

@@ -28,7 +28,7 @@ class HubSpotAdapter(CrmAdapter):
         super().__init__(settings, config)
         config = self.config
         self.start(settings, "HubSpot", protected={config.token_property},
-                   limits=HubSpotLimits(settings, config))
+                   limits=HubSpotLimits(self.own, config))
         self.client = HubSpotClient(self.api, config.api_url, config.token)
         self.contacts = HubSpotContacts(self.client, config)
 

@@ -7,6 +7,7 @@ https://developers.hubspot.com/docs/api/usage-details
 """
 
 from ..api import asked_delay, json_of
+from ..own_engine import OwnEngine
 from ..ratelimit import Budget, BudgetStore, Limits, account_key
 from .client import limit_window
 
@@ -14,8 +15,8 @@ from .client import limit_window
 class HubSpotLimits(Limits):
     """Every call takes from the app's bucket; a search takes from the search bucket too."""
 
-    def __init__(self, settings, config):
-        self.store = BudgetStore(settings.database_url, settings.store_timeout_seconds)
+    def __init__(self, own: OwnEngine, config):
+        self.store = BudgetStore(own)
         key = account_key("hubspot", config.token)
         self.calls = Budget(self.store, key, config.rate_limit)
         self.searches = Budget(self.store, f"{key}:search", config.search_rate_limit)

@@ -34,7 +34,7 @@ class ZohoAdapter(CrmAdapter):
         config = self.config
         self.start(settings, "Zoho CRM",
                    protected={config.token_field} if config.token_field else set(),
-                   limits=ZohoLimits(settings, config))
+                   limits=ZohoLimits(self.own, config))
         self.tokens = AccessTokens(self.api, config)
         self.client = ZohoClient(self.api, self.tokens, config.api_url)
         self.modules = {module: ZohoRecords(self.client, config, module)

@@ -6,6 +6,7 @@ and caps the calls in flight at once; its answers carry X-RATELIMIT-LIMIT, -REMA
 """
 
 from ..api import asked_delay
+from ..own_engine import OwnEngine
 from ..ratelimit import Budget, BudgetStore, Limits, account_key
 
 THROTTLED_SECONDS = 1.0  # a call past the concurrency cap may go again as soon as one ends
@@ -14,8 +15,8 @@ THROTTLED_SECONDS = 1.0  # a call past the concurrency cap may go again as soon 
 class ZohoLimits(Limits):
     """Every CRM call (not the accounts server's token calls) takes one credit."""
 
-    def __init__(self, settings, config):
-        self.store = BudgetStore(settings.database_url, settings.store_timeout_seconds)
+    def __init__(self, own: OwnEngine, config):
+        self.store = BudgetStore(own)
         self.credits = Budget(self.store, account_key("zoho", config.client_id,
                                                       config.refresh_token), config.rate_limit)
 
