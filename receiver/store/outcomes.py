@@ -55,6 +55,35 @@ def finish(engine, claim: Claim, worker: str, outcome: Outcome, now: datetime) -
         return finished
 
 
+def finish_all(engine, finished: list[tuple[Claim, Outcome]], worker: str,
+               now: datetime) -> list[bool]:
+    """`finish` for the deliveries of one step, in one transaction: True for each whose lease
+    held, in order.
+
+    A step's batch can hold a hundred deliveries; a transaction each made recording them
+    cost more than delivering them. Each is still written only where its lease held, so a
+    lost lease drops that outcome alone.
+    """
+    if len(finished) == 1:
+        (claim, outcome), = finished
+        return [finish(engine, claim, worker, outcome, now)]
+    with transaction(engine) as conn:
+        with driver_cursor(conn) as cursor:
+            held = [_write_columns(cursor, conn.dialect, claim, worker,
+                                   **columns(outcome, claim, now))
+                    for claim, outcome in finished]
+            attempts.record_all(cursor, conn.dialect, [
+                (claim.id, claim.attempts, outcome.attempted_at, outcome.kind, outcome.reason)
+                for (claim, outcome), kept in zip(finished, held) if kept])
+        references = {}
+        for (claim, outcome), kept in zip(finished, held):
+            conversation_id = (claim.event.get("conversation") or {}).get("id")
+            if kept and outcome.references and conversation_id:
+                references[(conversation_id, claim.adapter)] = outcome.references
+        links.remember_all(conn, references, now)
+    return held
+
+
 def _finish_with_attempt(cursor, dialect, claim: Claim, worker: str, outcome: Outcome,
                          now: datetime) -> bool:
     """Write the outcome's columns and then, if the lease held, the attempt's history row."""
