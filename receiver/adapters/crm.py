@@ -160,8 +160,25 @@ class CrmAdapter(ApiAdapter):
         return jobs
 
     def match(self, jobs: list[Job]) -> None:
-        """Match each job's visitor, with what `look_up` found at once for them all, then
-        create the records of those not found together, and send the updates together."""
+        """Match each job's visitor, with their links read from the database and what
+        `look_up` found at once for them all, then create the records of those not found
+        together, and send the updates together."""
+        identifiers: dict[str, list[str]] = {}
+        for job in jobs:
+            identifiers.setdefault(job.records.scope, []).extend(keys_of(job.person))
+        try:
+            self.matcher.read_ahead(identifiers)
+        except ApiError as error:  # the database
+            for job in jobs:
+                job.fail(error)
+            return
+        try:
+            self.matched(jobs)
+        finally:
+            self.matcher.read_ahead({})
+
+    def matched(self, jobs: list[Job]) -> None:
+        """`match`, with the links read."""
         try:
             views = self.look_up(jobs)
         except ApiError as error:

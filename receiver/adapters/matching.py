@@ -36,6 +36,10 @@ from ..store.identities import digest
 
 CAUTIOUS = {"email": "email address", "phone": "phone number", "unique": "email address"}
 CLAIM_POLL_SECONDS = 2.0
+# How soon to look again at a claim still within its delivery's time budget: its create is
+# most likely under way (another worker's batch with the same visitor) and linked within a
+# step, so its conversation need not wait the poll of a claim whose answer was lost.
+CLAIM_RACE_SECONDS = 0.5
 
 
 class LostAnswer(Transient):
@@ -122,9 +126,31 @@ class Matcher:
     def __init__(self, links: IdentityLinks, *, search_lag: float, budget: float,
                  overwrite=frozenset(), protected=frozenset()):
         self.links = links
+        self.budget = budget
         self.claim_seconds = max(search_lag, budget)
         self.overwrite, self.protected = frozenset(overwrite), frozenset(protected)
         self.memo = Memo()  # what was matched and written last, to skip repeating it
+        # A batch's links, read at once: per module, the identifiers read and their rows.
+        self.ahead: dict[str, tuple[set, dict]] = {}
+
+    def read_ahead(self, identifiers: dict[str, list[str]]) -> None:
+        """Read the links of a batch's identifiers, per module, in one query each: the
+        matcher's reads of them answer from it until `read_ahead({})`, except those it has
+        written since, which it reads from the store again."""
+        self.ahead = {scope: (set(keys), self.links.known(scope, sorted(set(keys))))
+                      for scope, keys in identifiers.items()}
+
+    def known(self, scope: str, keys: list[str]) -> dict:
+        """The links' rows of `keys`, from the batch's read when it holds them all."""
+        covered, rows = self.ahead.get(scope, (set(), {}))
+        if covered.issuperset(keys):
+            return {key: rows[key] for key in keys if key in rows}
+        return self.links.known(scope, keys)
+
+    def written(self, scope: str, keys) -> None:
+        """Keys whose rows changed: read them from the store from now on."""
+        if scope in self.ahead:
+            self.ahead[scope][0].difference_update(keys)
 
     def match(self, records: Records, person: Person, wanted: dict) -> Match:
         """The visitor's record, holding what `wanted` may fill; links remembered."""
@@ -143,7 +169,7 @@ class Matcher:
         keys = keys_of(person)
         if (remembered := self.memo.get(remembered_as(records, keys, wanted))) is not None:
             return remembered
-        rows = self.links.known(records.scope, keys)
+        rows = self.known(records.scope, keys)
         match = self.unchanged(keys, rows, wanted)
         if match is not None:
             self.memo.put(remembered_as(records, keys, wanted), match)
@@ -160,6 +186,7 @@ class Matcher:
         if isinstance(made, LostAnswer):
             raise made  # the claim stays until search can show the record, if it was made
         if isinstance(made, ApiError):
+            self.written(records.scope, creating.keys)
             self.links.release(records.scope, creating.keys, creating.owner)
             raise made
         record_id, existed = made
@@ -183,6 +210,7 @@ class Matcher:
         synced = " ".join(sorted(field_digests(wanted))) if quiet and not held_back else None
         if any(key not in rows or rows[key].record_id != match.record_id
                or rows[key].synced != synced for key in keys):
+            self.written(records.scope, keys)
             self.links.link(records.scope, keys, match.record_id, match.matched_by, synced)
         self.memo.put(remembered_as(records, keys, wanted), match)
         return match
@@ -202,7 +230,7 @@ class Matcher:
     def linked_id(self, records: Records, person: Person) -> str | None:
         """The record a remembered link names for the visitor, without asking the CRM."""
         keys = keys_of(person)
-        rows = self.links.known(records.scope, keys)
+        rows = self.known(records.scope, keys)
         return next((rows[key].record_id for key in keys
                      if key in rows and rows[key].record_id), None)
 
@@ -214,6 +242,7 @@ class Matcher:
                 continue
             held = records.read(row.record_id)
             if held is None:  # deleted or merged in the CRM since
+                self.ahead.pop(records.scope, None)
                 self.links.forget(records.scope, row.record_id)
                 continue
             return self.filled(records, Match(row.record_id, row.matched_by or "created",
@@ -235,18 +264,25 @@ class Matcher:
         """The claim to create the visitor's record, so that no other delivery makes it too;
         or the record linked while this delivery searched."""
         owner, now = uuid.uuid4().hex, clock.now()
+        self.written(records.scope, keys)
         try:
             linked = self.links.claim(records.scope, keys, owner,
                                       now + timedelta(seconds=self.claim_seconds))
         except Taken as taken:
-            wait = (taken.until - now).total_seconds()
             raise Transient("another delivery is creating this visitor's record, or lost the "
-                            "answer to creating it", max(0.5, min(wait, CLAIM_POLL_SECONDS)))
+                            "answer to creating it", self.claim_poll(taken, now))
         if linked is None:
             return Creating(keys, rows, wanted, owner)
         held = records.read(linked.record_id) or {}
         return self.filled(records, Match(linked.record_id, linked.matched_by or "created",
                                           records.name_of(held)), held, wanted)
+
+    def claim_poll(self, taken: Taken, now) -> float:
+        """Seconds until a delivery that met another's claim tries again."""
+        wait = (taken.until - now).total_seconds()
+        if self.claim_seconds - wait < self.budget:  # claimed within a delivery's budget
+            return CLAIM_RACE_SECONDS
+        return max(CLAIM_RACE_SECONDS, min(wait, CLAIM_POLL_SECONDS))
 
     def filled(self, records: Records, match: Match, held: dict, wanted: dict) -> Match:
         """Write what the record lacks (and opted-in fields), never what it holds."""
@@ -261,7 +297,7 @@ class Matcher:
         keys = keys_of(person)
         if self.memo.get(remembered_as(records, keys, wanted)) is not None:
             return True
-        return self.unchanged(keys, self.links.known(records.scope, keys), wanted) is not None
+        return self.unchanged(keys, self.known(records.scope, keys), wanted) is not None
 
     def synced(self, records: Records, person: Person, wanted: dict, match: Match,
                sent: bool) -> None:
@@ -271,11 +307,13 @@ class Matcher:
         if not sent:
             self.memo.forget(remembered_as(records, keys, wanted))
         elif match.caution(person.name) is None:
+            self.written(records.scope, keys)
             self.links.link(records.scope, keys, match.record_id, match.matched_by,
                             " ".join(sorted(field_digests(wanted))))
 
     def forget(self, records: Records, record_id: str) -> None:
         """Forget a record the CRM no longer has, here and in the database."""
+        self.ahead.pop(records.scope, None)
         self.links.forget(records.scope, record_id)
         self.memo.items.clear()  # the memo is keyed by visitor; few records are ever deleted
 
