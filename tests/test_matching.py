@@ -218,13 +218,14 @@ class ClaimedElsewhere:
     def __init__(self, claim_seconds: float, seconds_ago: float):
         self.claim_seconds, self.seconds_ago = claim_seconds, seconds_ago
 
-    def claim(self, scope, identifiers, owner, until):
+    def claim_all(self, scope, claims, until):
         from datetime import timedelta
 
         from receiver import clock
         from receiver.store.identities import Taken
 
-        raise Taken(clock.now() + timedelta(seconds=self.claim_seconds - self.seconds_ago))
+        return [Taken(clock.now() + timedelta(seconds=self.claim_seconds - self.seconds_ago))
+                for _ in claims]
 
 
 class Contacts:
@@ -243,9 +244,11 @@ def test_a_visitor_claimed_elsewhere_is_tried_again_soon_while_the_create_is_und
     from freezegun import freeze_time
 
     from receiver.adapters.api import Transient
-    from receiver.adapters.matching import Matcher
+    from receiver.adapters.matching import Matcher, Unfound
 
     matcher = Matcher(ClaimedElsewhere(60.0, seconds_ago), search_lag=60.0, budget=15.0)
+    visitor = Unfound(["digest"], {}, {})
     with freeze_time("2025-03-04T12:00:00Z"), pytest.raises(Transient) as retry:
-        matcher.claimed(Contacts(), ["digest"], {}, {})
+        (claim,) = matcher.claim_all(Contacts.scope, [visitor])
+        matcher.claimed(Contacts(), None, visitor, claim)
     assert retry.value.delay == pytest.approx(delay)

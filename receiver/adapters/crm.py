@@ -14,7 +14,7 @@ from .api import ApiAdapter, ApiError, ApiSession, Permanent, Transient
 from .base import Delivered, Failed, Outcome, RetryLater
 from .identities import IdentityLinks
 from .lookups import LookedUp
-from .matching import Creating, Match, Matcher, Records, keys_of
+from .matching import Creating, Match, Matcher, Records, Unfound, keys_of
 from .people import Person, from_event
 
 BATCH_SIZE = 100  # HubSpot's and Zoho's batch calls take up to 100 records each
@@ -188,7 +188,7 @@ class CrmAdapter(ApiAdapter):
         if len(jobs) > 1:  # updates held back, to be sent together
             for job in jobs:
                 views.setdefault(job.records, LookedUp(job.records))
-        creating: dict[Records, list[tuple[Job, Creating]]] = {}
+        unfound: dict[Records, list[tuple[Job, Unfound]]] = {}
         for job in jobs:
             records = self.view(views, job)
             try:
@@ -196,10 +196,30 @@ class CrmAdapter(ApiAdapter):
             except ApiError as error:
                 job.fail(error)
                 continue
-            if isinstance(begun, Creating):
-                creating.setdefault(job.records, []).append((job, begun))
+            if isinstance(begun, Unfound):
+                unfound.setdefault(job.records, []).append((job, begun))
             else:
                 job.match = begun
+        creating: dict[Records, list[tuple[Job, Creating]]] = {}
+        for records, visitors in unfound.items():
+            try:
+                claims = self.matcher.claim_all(records.scope,
+                                                [visitor for _, visitor in visitors])
+            except ApiError as error:  # the database
+                for job, _ in visitors:
+                    job.fail(error)
+                continue
+            for (job, visitor), claim in zip(visitors, claims):
+                try:
+                    begun = self.matcher.claimed(self.view(views, job), job.person, visitor,
+                                                 claim)
+                except ApiError as error:
+                    job.fail(error)
+                    continue
+                if isinstance(begun, Creating):
+                    creating.setdefault(job.records, []).append((job, begun))
+                else:
+                    job.match = begun
         for records, claims in creating.items():
             made = self.create_records(records, [claim.wanted for _, claim in claims])
             for (job, claim), result in zip(claims, made):

@@ -70,6 +70,12 @@ class IdentityLinks(OwnEngine):
         with self._writing() as conn:
             return identities.claim(conn, scope, identifiers, owner, clock.now(), until)
 
+    def claim_all(self, scope: str, claims: list[tuple[list[str], str]],
+                  until: datetime) -> list[Known | Taken | None]:
+        """Several visitors' claims in one transaction (see store)."""
+        with self._writing() as conn:
+            return identities.claim_all(conn, scope, claims, clock.now(), until)
+
     def release(self, scope: str, identifiers: list[str], owner: str) -> None:
         with self._writing() as conn:
             identities.release(conn, scope, identifiers, owner)

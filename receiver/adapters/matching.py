@@ -115,6 +115,16 @@ class Creating:
     owner: str | None
 
 
+@dataclass(frozen=True)
+class Unfound:
+    """A visitor neither linked nor found in the CRM: its identifiers, their rows and the
+    fields to write, for the claim to create its record (`Matcher.claim_all`)."""
+
+    keys: list
+    rows: dict
+    wanted: dict
+
+
 def remembered_as(records: Records, keys: list[str], wanted: dict) -> tuple:
     """What the memo keeps a match under: the module, the identifiers and the fields."""
     return records.scope, tuple(keys), fingerprint(wanted)
@@ -155,6 +165,9 @@ class Matcher:
     def match(self, records: Records, person: Person, wanted: dict) -> Match:
         """The visitor's record, holding what `wanted` may fill; links remembered."""
         begun = self.begin(records, person, wanted)
+        if isinstance(begun, Unfound):
+            (claim,) = self.claim_all(records.scope, [begun])
+            begun = self.claimed(records, person, begun, claim)
         if isinstance(begun, Match):
             return begun
         try:
@@ -163,9 +176,9 @@ class Matcher:
             made = error
         return self.complete(records, person, begun, made)
 
-    def begin(self, records: Records, person: Person, wanted: dict) -> Match | Creating:
-        """The visitor's record as `match` chooses it, or, when none is found, the claim to
-        create it: `complete` takes the create's result (several may be made in one call)."""
+    def begin(self, records: Records, person: Person, wanted: dict) -> Match | Unfound:
+        """The visitor's record as `match` chooses it, or, when none is found, what
+        `claim_all` needs to claim its creation (several visitors' at once)."""
         keys = keys_of(person)
         if (remembered := self.memo.get(remembered_as(records, keys, wanted))) is not None:
             return remembered
@@ -174,11 +187,21 @@ class Matcher:
         if match is not None:
             self.memo.put(remembered_as(records, keys, wanted), match)
             return match
-        match = (self.linked(records, keys, rows, wanted) or self.found(records, person, wanted)
-                 or self.claimed(records, keys, rows, wanted))
-        if isinstance(match, Creating):
-            return match
+        match = self.linked(records, keys, rows, wanted) or self.found(records, person, wanted)
+        if match is None:
+            return Unfound(keys, rows, wanted)
         return self.settled_on(records, person, keys, rows, wanted, match)
+
+    def claim_all(self, scope: str, unfound: list[Unfound]) -> list[tuple[str, object]]:
+        """Claim the creation of each visitor's record, in one transaction, so that no other
+        delivery makes it too: (owner, the store's answer) for each, which `claimed` reads."""
+        owners = [uuid.uuid4().hex for _ in unfound]
+        for visitor in unfound:
+            self.written(scope, visitor.keys)
+        answers = self.links.claim_all(
+            scope, [(visitor.keys, owner) for visitor, owner in zip(unfound, owners)],
+            clock.now() + timedelta(seconds=self.claim_seconds))
+        return list(zip(owners, answers))
 
     def complete(self, records: Records, person: Person, creating: Creating,
                  made: tuple[str, bool] | ApiError) -> Match:
@@ -259,23 +282,21 @@ class Matcher:
                                    held, wanted)
         return None
 
-    def claimed(self, records: Records, keys: list[str], rows: dict,
-                wanted: dict) -> Match | Creating:
-        """The claim to create the visitor's record, so that no other delivery makes it too;
-        or the record linked while this delivery searched."""
-        owner, now = uuid.uuid4().hex, clock.now()
-        self.written(records.scope, keys)
-        try:
-            linked = self.links.claim(records.scope, keys, owner,
-                                      now + timedelta(seconds=self.claim_seconds))
-        except Taken as taken:
+    def claimed(self, records: Records, person: Person, visitor: Unfound,
+                claim: tuple[str, object]) -> Match | Creating:
+        """What a claim of `claim_all` came to: this delivery's to create the record, the
+        record linked while it searched, or a retry while another delivery's claim runs."""
+        owner, outcome = claim
+        if isinstance(outcome, Taken):
             raise Transient("another delivery is creating this visitor's record, or lost the "
-                            "answer to creating it", self.claim_poll(taken, now))
-        if linked is None:
-            return Creating(keys, rows, wanted, owner)
-        held = records.read(linked.record_id) or {}
-        return self.filled(records, Match(linked.record_id, linked.matched_by or "created",
-                                          records.name_of(held)), held, wanted)
+                            "answer to creating it", self.claim_poll(outcome, clock.now()))
+        if outcome is None:
+            return Creating(visitor.keys, visitor.rows, visitor.wanted, owner)
+        held = records.read(outcome.record_id) or {}
+        match = self.filled(records, Match(outcome.record_id, outcome.matched_by or "created",
+                                           records.name_of(held)), held, visitor.wanted)
+        return self.settled_on(records, person, visitor.keys, visitor.rows, visitor.wanted,
+                               match)
 
     def claim_poll(self, taken: Taken, now) -> float:
         """Seconds until a delivery that met another's claim tries again."""
