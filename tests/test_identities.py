@@ -113,3 +113,14 @@ def test_a_batchs_claims_are_taken_together_each_with_its_own_answer(engine):
     assert EMAIL not in rows  # the refused claim left nothing behind
     assert rows[other].claimed_by == "worker-a" and rows[fresh].claimed_by == "batch-3"
     assert rows[linked].record_id == "1002"
+
+
+def test_links_written_together_end_their_claims_and_the_last_of_one_identifier_wins(engine):
+    assert claim(engine, [TOKEN, EMAIL], "worker-a") is None
+    with transaction(engine) as conn:
+        identities.link_all(conn, "hubspot", {TOKEN: ("1001", "created", None),
+                                              EMAIL: ("1001", "created", "d1 d2"),
+                                              PHONE: ("1002", "phone", None)}, NOW)
+    rows = known(engine, [TOKEN, EMAIL, PHONE])
+    assert {key: (row.record_id, row.claimed_by, row.synced) for key, row in rows.items()} == {
+        TOKEN: ("1001", None, None), EMAIL: ("1001", None, "d1 d2"), PHONE: ("1002", None, None)}

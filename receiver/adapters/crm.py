@@ -162,7 +162,7 @@ class CrmAdapter(ApiAdapter):
     def match(self, jobs: list[Job]) -> None:
         """Match each job's visitor, with their links read from the database and what
         `look_up` found at once for them all, then create the records of those not found
-        together, and send the updates together."""
+        together, send the updates together, and write the links together."""
         identifiers: dict[str, list[str]] = {}
         for job in jobs:
             identifiers.setdefault(job.records.scope, []).extend(keys_of(job.person))
@@ -172,10 +172,18 @@ class CrmAdapter(ApiAdapter):
             for job in jobs:
                 job.fail(error)
             return
+        # The round's links are written together once its visitors are matched.
+        self.matcher.defer_links()
         try:
             self.matched(jobs)
+            self.matcher.write_links()
+        except ApiError as error:  # the database, writing the links
+            for job in jobs:
+                if job.outcome is None:
+                    job.fail(error)
         finally:
             self.matcher.read_ahead({})
+            self.matcher.deferred = None
 
     def matched(self, jobs: list[Job]) -> None:
         """`match`, with the links read."""

@@ -64,6 +64,11 @@ class IdentityLinks(OwnEngine):
         with self._writing() as conn:
             identities.link(conn, scope, identifiers, record_id, matched_by, clock.now(), synced)
 
+    def link_all(self, scope: str, links: dict[str, tuple[str, str, str | None]]) -> None:
+        """Several identifiers' links, each (record id, matched by, synced), in one write."""
+        with self._writing() as conn:
+            identities.link_all(conn, scope, links, clock.now())
+
     def claim(self, scope: str, identifiers: list[str], owner: str,
               until: datetime) -> Known | None:
         """None once claimed, or a row that has a record; raises Taken (see store)."""

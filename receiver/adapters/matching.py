@@ -142,6 +142,34 @@ class Matcher:
         self.memo = Memo()  # what was matched and written last, to skip repeating it
         # A batch's links, read at once: per module, the identifiers read and their rows.
         self.ahead: dict[str, tuple[set, dict]] = {}
+        # Links to write together at the end of a batch's round, per module and identifier.
+        self.deferred: dict[str, dict[str, tuple]] | None = None
+
+    def link(self, scope: str, keys: list[str], record_id: str, matched_by: str,
+             synced: str | None) -> None:
+        """Link every identifier to the record: at once, or with the round's others when
+        `defer_links` began one."""
+        self.written(scope, keys)
+        if self.deferred is None:
+            self.links.link(scope, keys, record_id, matched_by, synced)
+            return
+        for key in keys:  # a later link of the same identifier replaces an earlier one
+            self.deferred.setdefault(scope, {})[key] = (record_id, matched_by, synced)
+
+    def defer_links(self) -> None:
+        """Hold links back until `write_links`, to write a round's in one transaction."""
+        self.deferred = {}
+
+    def write_links(self) -> None:
+        """Write the links held back since `defer_links`; when the store fails, forget
+        what was matched, so the next attempt matches again, and raise its error."""
+        deferred, self.deferred = self.deferred or {}, None
+        try:
+            for scope, links in deferred.items():
+                self.links.link_all(scope, links)
+        except ApiError:
+            self.memo.items.clear()
+            raise
 
     def read_ahead(self, identifiers: dict[str, list[str]]) -> None:
         """Read the links of a batch's identifiers, per module, in one query each: the
@@ -233,8 +261,7 @@ class Matcher:
         synced = " ".join(sorted(field_digests(wanted))) if quiet and not held_back else None
         if any(key not in rows or rows[key].record_id != match.record_id
                or rows[key].synced != synced for key in keys):
-            self.written(records.scope, keys)
-            self.links.link(records.scope, keys, match.record_id, match.matched_by, synced)
+            self.link(records.scope, keys, match.record_id, match.matched_by, synced)
         self.memo.put(remembered_as(records, keys, wanted), match)
         return match
 
@@ -328,9 +355,8 @@ class Matcher:
         if not sent:
             self.memo.forget(remembered_as(records, keys, wanted))
         elif match.caution(person.name) is None:
-            self.written(records.scope, keys)
-            self.links.link(records.scope, keys, match.record_id, match.matched_by,
-                            " ".join(sorted(field_digests(wanted))))
+            self.link(records.scope, keys, match.record_id, match.matched_by,
+                      " ".join(sorted(field_digests(wanted))))
 
     def forget(self, records: Records, record_id: str) -> None:
         """Forget a record the CRM no longer has, here and in the database."""

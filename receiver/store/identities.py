@@ -58,6 +58,24 @@ def link(conn, scope: str, identifiers: list[str], record_id: str, matched_by: s
             "claimed_until": None, "updated_at": now, "synced": synced}))
 
 
+def link_all(conn, scope: str, links: dict[str, tuple[str, str, str | None]],
+             now: datetime) -> None:
+    """`link` for several identifiers, each to its (record id, matched by, synced), in one
+    statement, in sorted order as `link` writes them."""
+    if not links:
+        return
+    insert = insert_for(conn, table)
+    statement = insert.on_conflict_do_update(
+        index_elements=["scope", "identifier"],
+        set_={name: insert.excluded[name] for name in
+              ("record_id", "matched_by", "claimed_by", "claimed_until", "updated_at", "synced")})
+    conn.execute(statement, [
+        {"scope": scope, "identifier": identifier, "record_id": record_id,
+         "matched_by": matched_by, "claimed_by": None, "claimed_until": None,
+         "updated_at": now, "synced": synced}
+        for identifier, (record_id, matched_by, synced) in sorted(links.items())])
+
+
 def claim(conn, scope: str, identifiers: list[str], owner: str, now: datetime,
           until: datetime) -> Known | None:
     """Claim the creation of these identifiers' record for `owner` until `until`.
