@@ -61,13 +61,26 @@ class HeldClaims:
             paused = self.paused.current()
             adapters = [name for name in self.adapters if name not in paused]
             self.batch.extend(deliveries.claim_due(self.engine, adapters, self.worker, now,
-                                                   self.lease_seconds, self.pace.batch()))
+                                                   self.lease_seconds, self.size(adapters)))
             # A batch held four times as long as planned (a CRM that slowed down) is given
             # back for whichever worker comes next, and never kept past half its lease:
             # an attempt itself ends by 45 % of it (adapters/deadline.py).
             self.give_back_at = now + min(timedelta(seconds=4 * BATCH_SECONDS),
                                           timedelta(seconds=self.lease_seconds / 2))
         return self.batch.popleft() if self.batch else None
+
+    def size(self, adapters: list[str]) -> int:
+        """How many deliveries to claim: what the recent pace delivers in BATCH_SECONDS one
+        after another, or, when every adapter takes deliveries in batches, a whole batch.
+
+        A batch's deliveries are attempted together, in one step, so none waits behind
+        another in hand; a smaller claim would only split a backlog into more calls (and
+        more steps) than the adapter's batch calls need.
+        """
+        sizes = [getattr(self.adapters[name], "batch_size", 1) for name in adapters]
+        if sizes and min(sizes) > 1:
+            return max(sizes)
+        return self.pace.batch()
 
     def take(self, wanted) -> list[deliveries.Claim]:
         """The claims in hand that `wanted(claim)` accepts, in due order; the rest stay in hand.

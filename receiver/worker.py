@@ -40,6 +40,11 @@ def headline(outcome) -> str | None:
     return reason.split(": ", 1)[0] if reason else None
 
 
+def described(done: list) -> str:
+    """The deliveries of a step as a log line names them: "delivery 7", "deliveries 7, 8"."""
+    ids = ", ".join(str(claim.id) for claim, _ in done)
+    return f"{'delivery' if len(done) == 1 else 'deliveries'} {ids}"
+
 
 def worker_name() -> str:
     """Unique per process, readable in `receiver deliveries list`."""
@@ -76,8 +81,7 @@ class Worker:
             outcomes = [self.attempt(claims) for claims in batches]
         done = [(claim, outcome) for claims, answered in zip(batches, outcomes)
                 for claim, outcome in zip(claims, answered)]
-        for claim, outcome in done:
-            self.record(claim, outcome, attempted_at)
+        self.record(done, attempted_at)
         # Each adapter's attempt counts once, however many deliveries it carried, and every
         # attempt is counted, even after one of them has opened a breaker.
         opened = [self.circuits.observe(claims, answered, clock.now())
@@ -154,25 +158,29 @@ class Worker:
                           ", ".join(claim.event_id for claim in claims))
             return [self.raised.outcome(error, claim.last_error) for claim in claims]
 
-    def record(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> None:
-        """Store the outcome, retrying briefly if the database is unavailable."""
+    def record(self, done: list[tuple[deliveries.Claim, object]], attempted_at: datetime) -> None:
+        """Store the step's outcomes together, retrying briefly if the database is unavailable."""
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                if not self.store(claim, outcome, attempted_at):
-                    log.warning("lease on delivery %s was taken over; outcome dropped",
-                                claim.id)
+                for (claim, _), kept in zip(done, self.store(done, attempted_at)):
+                    if not kept:
+                        log.warning("lease on delivery %s was taken over; outcome dropped",
+                                    claim.id)
                 return
             except StoreUnavailable as error:
-                log.warning("cannot record delivery %s (try %d): %s", claim.id, attempt, error)
+                log.warning("cannot record %s (try %d): %s", described(done), attempt, error)
                 time.sleep(min(2 ** attempt * 0.1, 2.0))
         # The lease will expire and another attempt deliver again: adapters are idempotent.
-        log.error("gave up recording delivery %s; it will be retried after its lease", claim.id)
+        log.error("gave up recording %s; retried after the lease", described(done))
 
-    def store(self, claim: deliveries.Claim, outcome, attempted_at: datetime) -> bool:
-        """Write the outcome and any record ids it reported; False if the lease was lost."""
+    def store(self, done: list[tuple[deliveries.Claim, object]],
+              attempted_at: datetime) -> list[bool]:
+        """Write the outcomes and any record ids they reported in one transaction; for each,
+        False if its lease was lost."""
         now = clock.now()
-        return outcomes.finish(self.engine, claim, self.name,
-                               self.stored(claim, outcome, attempted_at, now), now)
+        return outcomes.finish_all(self.engine, [
+            (claim, self.stored(claim, outcome, attempted_at, now)) for claim, outcome in done],
+            self.name, now)
 
     def stored(self, claim: deliveries.Claim, outcome, attempted_at: datetime,
                now: datetime) -> outcomes.Outcome:

@@ -246,3 +246,47 @@ def test_zoho_takes_a_batch_of_new_and_returning_visitors_in_few_calls(
     calls = [call for call in zoho.requests if call[1].startswith("/crm/")]
     assert calls.count(("POST", "/crm/v8/Contacts")) == 1  # the nine new ones, together
     assert calls.count(("POST", "/crm/v8/Notes")) == 1
+
+
+def test_a_batch_reads_its_visitors_links_once_per_round(app, engine, post, hubspot,
+                                                         monkeypatch):
+    from receiver.adapters.identities import IdentityLinks
+
+    first = ids_of(post, [closed_chat(n, f"v{n}@example.com") for n in range(10)])
+    worker = build_worker(current(app).settings, engine)
+    assert worker.step()
+    again = ids_of(post, [{**closed_chat(n, f"v{n}@example.com"), "_id": f"room-{n}-again"}
+                          for n in range(10)])
+    reads = []
+    known = IdentityLinks.known
+    monkeypatch.setattr(IdentityLinks, "known", lambda self, scope, keys: (
+        reads.append(len(keys)), known(self, scope, keys))[1])
+    assert worker.step()  # ten returning visitors, all linked
+    states = delivery_states(engine)
+    assert [states[i] for i in first + again] == ["delivered"] * 20
+    assert reads == [30]  # token, email and phone of each, in one read
+
+
+def test_a_round_whose_links_cannot_be_written_is_retried_before_any_note(
+        app, engine, post, hubspot, monkeypatch):
+    from receiver.adapters.api import Transient
+    from receiver.adapters.identities import IdentityLinks
+
+    ids = ids_of(post, [closed_chat(n, f"v{n}@example.com") for n in range(3)])
+    worker = build_worker(current(app).settings, engine)
+
+    def unavailable(self, scope, links):
+        raise Transient("the receiver's database is unavailable: OperationalError")
+
+    monkeypatch.setattr(IdentityLinks, "link_all", unavailable)
+    assert worker.step()
+    assert set(delivery_states(engine).values()) == {"pending"}
+    assert hubspot.notes == {}  # no note before its contact is linked
+    monkeypatch.undo()
+    worker.claims.give_back()
+    with engine.begin() as conn:  # due again now, rather than after the backoff
+        from receiver.store.tables import deliveries
+        conn.execute(deliveries.update().values(due_at=deliveries.c.created_at))
+    assert worker.step()
+    assert [delivery_states(engine)[i] for i in ids] == ["delivered"] * 3
+    assert len(hubspot.contacts) == 3 and len(hubspot.notes) == 3

@@ -142,7 +142,7 @@ def test_a_store_that_cannot_keep_the_budget_does_not_stop_the_calls(tmp_path, c
     assert "the rate budget is not kept while the store is unavailable" in caplog.text
 
 
-PER_WINDOW, WINDOW, CHATS = 20, 1.0, 12
+PER_WINDOW, WINDOW, CHATS = 10, 1.0, 12
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def environment(environment, hubspot):
 @pytest.mark.slow
 def test_two_worker_processes_share_one_budget_without_a_429(environment, post, engine,
                                                               hubspot):
-    """20 calls per second for the whole deployment, however many workers deliver."""
+    """10 calls per second for the whole deployment, however many workers deliver."""
     for n in range(CHATS):
         for name in ("e-livechat-session-start", "e-livechat-session-close"):
             body = payload(name)

@@ -8,6 +8,8 @@ from sqlalchemy import text
 from receiver.store import deliveries, schema
 from receiver.store.db import make_engine, make_worker_engine
 
+from .postgres import throwaway_postgres_database
+
 ADAPTERS = ["http", "log"]
 
 
@@ -29,6 +31,8 @@ def test_on_sqlite_a_claim_walks_the_due_order_index(tmp_path):
         plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
     assert any("candidate USING INDEX ix_deliveries_claim" in step for step in plan), plan
     assert any("deliveries USING INTEGER PRIMARY KEY" in step for step in plan), plan
+    # Each candidate's conversation head is the first entry of the order index.
+    assert any("earlier USING INDEX ix_deliveries_order" in step for step in plan), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan
 
 
@@ -74,11 +78,41 @@ def test_on_postgresql_a_claim_walks_the_due_order_index_before_statistics_catch
         # The batch is found off the due-order index, then each claimed row by its key.
         assert scans["candidate"] == "ix_deliveries_claim", plan
         assert scans["deliveries"] == "pk_deliveries", plan
+        assert scans["earlier"] == "ix_deliveries_order", plan
         assert not any(node["Node Type"] == "Sort" for node in nodes), plan
     finally:
         with setup.begin() as conn:
             conn.execute(text("ALTER TABLE deliveries RESET (autovacuum_enabled)"))
         setup.dispose()
+
+
+@pytest.mark.postgres
+def test_on_a_new_postgresql_database_each_head_is_one_probe_of_the_order_index():
+    """A first backlog on a database never analyzed: each candidate's conversation head must
+    be read off `ix_deliveries_order`, not found among every pending row of its adapter
+    (one claim of 750 pending deliveries took 90 ms instead of 6)."""
+    with throwaway_postgres_database() as url:
+        setup = make_engine(url)
+        schema.upgrade(setup)
+        with setup.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO events (id, dedup_key, kind, conversation_id, test, received_at,"
+                " payload) SELECT 'evt_' || n, md5(n::text), 'message.visitor',"
+                " 'room' || (n - 1) / 5, false, now(), '{}' FROM generate_series(1, 750) AS n"))
+            conn.execute(text(
+                "INSERT INTO deliveries (event_seq, adapter, conversation_id, state, attempts,"
+                " due_at, retries_since, created_at)"
+                " SELECT seq, 'http', conversation_id, 'pending', 0, now(), now(), now()"
+                " FROM events"))
+        setup.dispose()
+        engine = make_worker_engine(url, 3)
+        sql, params = claim_sql(engine)
+        with engine.connect() as conn:
+            (plan,) = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}", params).scalar()
+        engine.dispose()
+    scans = {node.get("Alias"): node.get("Index Name") for node in plan_nodes(plan["Plan"])
+             if node["Node Type"].endswith("Scan") and "Alias" in node}
+    assert scans["earlier"] == "ix_deliveries_order", plan
 
 
 @pytest.mark.postgres

@@ -95,3 +95,32 @@ def test_of_two_deliveries_claiming_at_once_exactly_one_wins(engine):
     for thread in threads:
         thread.join(20)
     assert sorted(map(str, results.values())) == ["None", "taken"]
+
+
+def test_a_batchs_claims_are_taken_together_each_with_its_own_answer(engine):
+    other, linked, fresh = digest("token", "t-2"), digest("token", "t-3"), digest("token", "t-4")
+    assert claim(engine, [other], "worker-a") is None
+    link(engine, [linked], "1002")
+    with transaction(engine) as conn:
+        answers = identities.claim_all(conn, "hubspot", [
+            ([other, EMAIL], "batch-1"),   # claimed by another delivery
+            ([linked, PHONE], "batch-2"),  # linked meanwhile
+            ([fresh], "batch-3"),          # nobody's
+        ], NOW, LATER)
+    assert isinstance(answers[0], Taken) and answers[0].until == LATER
+    assert answers[1].record_id == "1002" and answers[2] is None
+    rows = known(engine, [other, EMAIL, linked, PHONE, fresh])
+    assert EMAIL not in rows  # the refused claim left nothing behind
+    assert rows[other].claimed_by == "worker-a" and rows[fresh].claimed_by == "batch-3"
+    assert rows[linked].record_id == "1002"
+
+
+def test_links_written_together_end_their_claims_and_the_last_of_one_identifier_wins(engine):
+    assert claim(engine, [TOKEN, EMAIL], "worker-a") is None
+    with transaction(engine) as conn:
+        identities.link_all(conn, "hubspot", {TOKEN: ("1001", "created", None),
+                                              EMAIL: ("1001", "created", "d1 d2"),
+                                              PHONE: ("1002", "phone", None)}, NOW)
+    rows = known(engine, [TOKEN, EMAIL, PHONE])
+    assert {key: (row.record_id, row.claimed_by, row.synced) for key, row in rows.items()} == {
+        TOKEN: ("1001", None, None), EMAIL: ("1001", None, "d1 d2"), PHONE: ("1002", None, None)}

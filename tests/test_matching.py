@@ -210,3 +210,45 @@ def test_the_token_field_cannot_be_opted_in_to_overwrites(adapter, variable, tok
         environ[token_variable] = "Visitor_Token"
     with pytest.raises(ConfigError, match="only ever set on a record that has none"):
         load_settings(environ)
+
+
+class ClaimedElsewhere:
+    """Links where another delivery claimed the visitor's record `seconds_ago`."""
+
+    def __init__(self, claim_seconds: float, seconds_ago: float):
+        self.claim_seconds, self.seconds_ago = claim_seconds, seconds_ago
+
+    def claim_all(self, scope, claims, until):
+        from datetime import timedelta
+
+        from receiver import clock
+        from receiver.store.identities import Taken
+
+        return [Taken(clock.now() + timedelta(seconds=self.claim_seconds - self.seconds_ago))
+                for _ in claims]
+
+
+class Contacts:
+    scope = "hubspot:contacts"
+    placeholders = {}
+
+
+@pytest.mark.parametrize("seconds_ago, delay", [
+    (0.2, 0.5),    # its create is under way, most likely in another worker's batch
+    (14.0, 0.5),   # still within that delivery's time budget
+    (20.0, 2.0),   # past it: the answer was lost; look again now and then
+    (59.0, 1.0),   # until the claim runs out, when search shows the record if it was made
+])
+def test_a_visitor_claimed_elsewhere_is_tried_again_soon_while_the_create_is_under_way(
+        seconds_ago, delay):
+    from freezegun import freeze_time
+
+    from receiver.adapters.api import Transient
+    from receiver.adapters.matching import Matcher, Unfound
+
+    matcher = Matcher(ClaimedElsewhere(60.0, seconds_ago), search_lag=60.0, budget=15.0)
+    visitor = Unfound(["digest"], {}, {})
+    with freeze_time("2025-03-04T12:00:00Z"), pytest.raises(Transient) as retry:
+        (claim,) = matcher.claim_all(Contacts.scope, [visitor])
+        matcher.claimed(Contacts(), None, visitor, claim)
+    assert retry.value.delay == pytest.approx(delay)

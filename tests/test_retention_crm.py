@@ -1,6 +1,7 @@
 """`receiver prune` and the CRM tables: note ids, visitor links and closed breakers go once
 nothing in the store needs them, and a pruned visitor link costs only look-ups."""
 
+import copy
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -253,3 +254,36 @@ def test_a_breaker_opened_again_is_not_pruned(engine):
     assert retention.prune(engine, CUTOFF, PRUNE_DAY).breakers == 0
     with engine.connect() as conn:
         assert set(breakers.opened(conn)) == {"zoho"}
+
+
+def returning_close(number: int) -> dict:
+    """The sample chat's close, of a visitor and conversation of its own."""
+    close = copy.deepcopy(sample_events()["e-livechat-session-close"])
+    close["id"] = f"evt_close_{number}"
+    close["conversation"]["id"] = f"room-{number}"
+    close["contact"].update(token=f"token-{number}", emails=[f"visitor{number}@example.com"],
+                            phones=[], name=f"Visitor {number}")
+    return close
+
+
+def test_a_rounds_uses_are_noted_in_one_write_after_its_links(crm_store, monkeypatch):
+    """A batch's returning visitors are noted as used together, not one write per visitor."""
+    database_url, engine = crm_store
+    closes = [returning_close(number) for number in range(3)]
+    with FakeHubSpot(search_lag=0) as crm:
+        with freeze_time(JANUARY):
+            adapter = hubspot_adapter(crm.url, database_url)
+            assert all(isinstance(o, Delivered) for o in adapter.deliver_batch(closes))
+            adapter.close()
+        with freeze_time(JANUARY + timedelta(days=19)):
+            adapter = hubspot_adapter(crm.url, database_url)
+            touches = []
+            original = adapter.matcher.links.touch
+            monkeypatch.setattr(adapter.matcher.links, "touch",
+                                lambda scope, keys: touches.append(keys) or original(scope, keys))
+            assert all(isinstance(o, Delivered) for o in adapter.deliver_batch(closes))
+            adapter.close()
+    assert len(touches) == 1 and len(touches[0]) >= 3
+    with engine.connect() as conn:
+        used = set(conn.execute(select(identities.table.c.updated_at)).scalars())
+    assert used == {JANUARY + timedelta(days=19)}

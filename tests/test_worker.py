@@ -467,3 +467,57 @@ def test_a_retried_dead_letter_counts_as_pending_from_the_retry(post, worker, cr
             row = conn.execute(deliveries_table.select()).one()
     assert row.state == "pending" and row.created_at.replace(tzinfo=None).isoformat() == \
         "2025-01-03T00:00:00"
+
+
+def test_a_steps_outcomes_are_recorded_together_and_a_lost_lease_drops_only_its_own(
+        post, engine):
+    from receiver.store import attempts, links
+
+    ids = rooms(post, 3)
+    now = worker_now()
+    held = deliveries.claim_due(engine, ["http"], "w", now, 30, batch=3)
+    assert [claim.event_id for claim in held] == ids
+    with transaction(engine) as conn:  # the second lease lapsed and another worker took it
+        conn.execute(deliveries_table.update().where(deliveries_table.c.id == held[1].id)
+                     .values(lease_owner="other"))
+        links.remember(conn, held[0].event["conversation"]["id"], "http", {"contact": "1"}, now)
+    delivered = outcomes.Outcome("delivered", attempted_at=now, references={"note": "7"})
+    retry = outcomes.Outcome("retry", attempted_at=now, reason="HTTP 503",
+                             due_at=now + timedelta(seconds=2))
+    kept = outcomes.finish_all(engine, [(held[0], delivered), (held[1], delivered),
+                                        (held[2], retry)], "w", now)
+    assert kept == [True, False, True]
+    states = delivery_states(engine)
+    assert [states[claim.event_id] for claim in held] == ["delivered", "pending", "pending"]
+    with transaction(engine) as conn:
+        history = attempts.of_deliveries(conn, [claim.id for claim in held])
+        refs = {claim.id: links.known(conn.connection.driver_connection.cursor(), conn.dialect,
+                                      claim.event["conversation"]["id"])
+                for claim in held}
+    assert [[a.outcome for a in history[claim.id]] for claim in held] == \
+        [["delivered"], [], ["retry"]]
+    # Record ids merge into what the conversation had; a lost lease writes none.
+    assert refs[held[0].id] == {"http": {"contact": "1", "note": "7"}}
+    assert refs[held[1].id] == {}
+
+
+class Batching(Adapter):
+    batch_size = 100
+
+    def deliver(self, event):
+        raise AssertionError("not called")
+
+
+def test_an_adapter_that_batches_is_claimed_a_whole_batch_at_a_time(app, engine):
+    from receiver.claims import HeldClaims
+
+    settings = current(app).settings
+    alone = HeldClaims(engine, {"hubspot": Batching(settings)}, "w", 30)
+    alone.pace.add(1.0)  # a slow pace changes nothing: the batch goes in one step
+    assert alone.size(["hubspot"]) == 100
+    # Beside an adapter that delivers one at a time, the pace decides, as the claims of
+    # that one wait behind each other in hand.
+    mixed = HeldClaims(engine, {"hubspot": Batching(settings), "log": LogAdapter(settings)},
+                       "w", 30)
+    mixed.pace.add(1.0)
+    assert mixed.size(["hubspot", "log"]) == 1

@@ -14,7 +14,7 @@ from .api import ApiAdapter, ApiError, ApiSession, Permanent, Transient
 from .base import Delivered, Failed, Outcome, RetryLater
 from .identities import IdentityLinks
 from .lookups import LookedUp
-from .matching import Creating, Match, Matcher, Records, keys_of
+from .matching import Creating, Match, Matcher, Records, Unfound, keys_of
 from .own_engine import OwnEngine
 from .people import Person, from_event
 
@@ -166,8 +166,33 @@ class CrmAdapter(ApiAdapter):
         return jobs
 
     def match(self, jobs: list[Job]) -> None:
-        """Match each job's visitor, with what `look_up` found at once for them all, then
-        create the records of those not found together, and send the updates together."""
+        """Match each job's visitor, with their links read from the database and what
+        `look_up` found at once for them all, then create the records of those not found
+        together, send the updates together, and write the links together."""
+        identifiers: dict[str, list[str]] = {}
+        for job in jobs:
+            identifiers.setdefault(job.records.scope, []).extend(keys_of(job.person))
+        try:
+            self.matcher.read_ahead(identifiers)
+        except ApiError as error:  # the database
+            for job in jobs:
+                job.fail(error)
+            return
+        # The round's links are written together once its visitors are matched.
+        self.matcher.defer_links()
+        try:
+            self.matched(jobs)
+            self.matcher.write_links()
+        except ApiError as error:  # the database, writing the links
+            for job in jobs:
+                if job.outcome is None:
+                    job.fail(error)
+        finally:
+            self.matcher.read_ahead({})
+            self.matcher.deferred, self.matcher.uses = None, {}
+
+    def matched(self, jobs: list[Job]) -> None:
+        """`match`, with the links read."""
         try:
             views = self.look_up(jobs)
         except ApiError as error:
@@ -177,7 +202,7 @@ class CrmAdapter(ApiAdapter):
         if len(jobs) > 1:  # updates held back, to be sent together
             for job in jobs:
                 views.setdefault(job.records, LookedUp(job.records))
-        creating: dict[Records, list[tuple[Job, Creating]]] = {}
+        unfound: dict[Records, list[tuple[Job, Unfound]]] = {}
         for job in jobs:
             records = self.view(views, job)
             try:
@@ -185,10 +210,30 @@ class CrmAdapter(ApiAdapter):
             except ApiError as error:
                 job.fail(error)
                 continue
-            if isinstance(begun, Creating):
-                creating.setdefault(job.records, []).append((job, begun))
+            if isinstance(begun, Unfound):
+                unfound.setdefault(job.records, []).append((job, begun))
             else:
                 job.match = begun
+        creating: dict[Records, list[tuple[Job, Creating]]] = {}
+        for records, visitors in unfound.items():
+            try:
+                claims = self.matcher.claim_all(records.scope,
+                                                [visitor for _, visitor in visitors])
+            except ApiError as error:  # the database
+                for job, _ in visitors:
+                    job.fail(error)
+                continue
+            for (job, visitor), claim in zip(visitors, claims):
+                try:
+                    begun = self.matcher.claimed(self.view(views, job), job.person, visitor,
+                                                 claim)
+                except ApiError as error:
+                    job.fail(error)
+                    continue
+                if isinstance(begun, Creating):
+                    creating.setdefault(job.records, []).append((job, begun))
+                else:
+                    job.match = begun
         for records, claims in creating.items():
             made = self.create_records(records, [claim.wanted for _, claim in claims])
             for (job, claim), result in zip(claims, made):

@@ -68,11 +68,22 @@ class IdentityLinks(OnOwnEngine):
         with self._writing() as conn:
             identities.touch(conn, scope, identifiers, clock.now())
 
+    def link_all(self, scope: str, links: dict[str, tuple[str, str, str | None]]) -> None:
+        """Several identifiers' links, each (record id, matched by, synced), in one write."""
+        with self._writing() as conn:
+            identities.link_all(conn, scope, links, clock.now())
+
     def claim(self, scope: str, identifiers: list[str], owner: str,
               until: datetime) -> Known | None:
         """None once claimed, or a row that has a record; raises Taken (see store)."""
         with self._writing() as conn:
             return identities.claim(conn, scope, identifiers, owner, clock.now(), until)
+
+    def claim_all(self, scope: str, claims: list[tuple[list[str], str]],
+                  until: datetime) -> list[Known | Taken | None]:
+        """Several visitors' claims in one transaction (see store)."""
+        with self._writing() as conn:
+            return identities.claim_all(conn, scope, claims, clock.now(), until)
 
     def release(self, scope: str, identifiers: list[str], owner: str) -> None:
         with self._writing() as conn:

@@ -40,6 +40,10 @@ CLAIM_POLL_SECONDS = 2.0
 # A link used to match is noted as used at most this often: `receiver prune` keeps links in
 # use, at the cost of one write per returning visitor a day.
 NOTE_USE_EVERY = timedelta(days=1)
+# How soon to look again at a claim still within its delivery's time budget: its create is
+# most likely under way (another worker's batch with the same visitor) and linked within a
+# step, so its conversation need not wait the poll of a claim whose answer was lost.
+CLAIM_RACE_SECONDS = 0.5
 
 
 class LostAnswer(Transient):
@@ -115,6 +119,16 @@ class Creating:
     owner: str | None
 
 
+@dataclass(frozen=True)
+class Unfound:
+    """A visitor neither linked nor found in the CRM: its identifiers, their rows and the
+    fields to write, for the claim to create its record (`Matcher.claim_all`)."""
+
+    keys: list
+    rows: dict
+    wanted: dict
+
+
 def remembered_as(records: Records, keys: list[str], wanted: dict) -> tuple:
     """What the memo keeps a match under: the module, the identifiers and the fields."""
     return records.scope, tuple(keys), fingerprint(wanted)
@@ -126,13 +140,71 @@ class Matcher:
     def __init__(self, links: IdentityLinks, *, search_lag: float, budget: float,
                  overwrite=frozenset(), protected=frozenset()):
         self.links = links
+        self.budget = budget
         self.claim_seconds = max(search_lag, budget)
         self.overwrite, self.protected = frozenset(overwrite), frozenset(protected)
         self.memo = Memo()  # what was matched and written last, to skip repeating it
+        # A batch's links, read at once: per module, the identifiers read and their rows.
+        self.ahead: dict[str, tuple[set, dict]] = {}
+        # Links to write together at the end of a batch's round, per module and identifier.
+        self.deferred: dict[str, dict[str, tuple]] | None = None
+        # Identifiers whose links matched in the round, to note as used with its links.
+        self.uses: dict[str, set[str]] = {}
+
+    def link(self, scope: str, keys: list[str], record_id: str, matched_by: str,
+             synced: str | None) -> None:
+        """Link every identifier to the record: at once, or with the round's others when
+        `defer_links` began one."""
+        self.written(scope, keys)
+        if self.deferred is None:
+            self.links.link(scope, keys, record_id, matched_by, synced)
+            return
+        for key in keys:  # a later link of the same identifier replaces an earlier one
+            self.deferred.setdefault(scope, {})[key] = (record_id, matched_by, synced)
+
+    def defer_links(self) -> None:
+        """Hold links back until `write_links`, to write a round's in one transaction."""
+        self.deferred = {}
+
+    def write_links(self) -> None:
+        """Write the links held back since `defer_links`; when the store fails, forget
+        what was matched, so the next attempt matches again, and raise its error."""
+        deferred, self.deferred = self.deferred or {}, None
+        uses, self.uses = self.uses, {}
+        try:
+            for scope, links in deferred.items():
+                self.links.link_all(scope, links)
+        except ApiError:
+            self.memo.items.clear()
+            raise
+        for scope, keys in uses.items():
+            self.note_use(scope, sorted(keys))
+
+    def read_ahead(self, identifiers: dict[str, list[str]]) -> None:
+        """Read the links of a batch's identifiers, per module, in one query each: the
+        matcher's reads of them answer from it until `read_ahead({})`, except those it has
+        written since, which it reads from the store again."""
+        self.ahead = {scope: (set(keys), self.links.known(scope, sorted(set(keys))))
+                      for scope, keys in identifiers.items()}
+
+    def known(self, scope: str, keys: list[str]) -> dict:
+        """The links' rows of `keys`, from the batch's read when it holds them all."""
+        covered, rows = self.ahead.get(scope, (set(), {}))
+        if covered.issuperset(keys):
+            return {key: rows[key] for key in keys if key in rows}
+        return self.links.known(scope, keys)
+
+    def written(self, scope: str, keys) -> None:
+        """Keys whose rows changed: read them from the store from now on."""
+        if scope in self.ahead:
+            self.ahead[scope][0].difference_update(keys)
 
     def match(self, records: Records, person: Person, wanted: dict) -> Match:
         """The visitor's record, holding what `wanted` may fill; links remembered."""
         begun = self.begin(records, person, wanted)
+        if isinstance(begun, Unfound):
+            (claim,) = self.claim_all(records.scope, [begun])
+            begun = self.claimed(records, person, begun, claim)
         if isinstance(begun, Match):
             return begun
         try:
@@ -141,23 +213,33 @@ class Matcher:
             made = error
         return self.complete(records, person, begun, made)
 
-    def begin(self, records: Records, person: Person, wanted: dict) -> Match | Creating:
-        """The visitor's record as `match` chooses it, or, when none is found, the claim to
-        create it: `complete` takes the create's result (several may be made in one call)."""
+    def begin(self, records: Records, person: Person, wanted: dict) -> Match | Unfound:
+        """The visitor's record as `match` chooses it, or, when none is found, what
+        `claim_all` needs to claim its creation (several visitors' at once)."""
         keys = keys_of(person)
         if (remembered := self.memo.get(remembered_as(records, keys, wanted))) is not None:
             return remembered
-        rows = self.links.known(records.scope, keys)
+        rows = self.known(records.scope, keys)
         match = self.unchanged(keys, rows, wanted)
         if match is not None:
             self.used(records, keys, rows)
             self.memo.put(remembered_as(records, keys, wanted), match)
             return match
-        match = (self.linked(records, keys, rows, wanted) or self.found(records, person, wanted)
-                 or self.claimed(records, keys, rows, wanted))
-        if isinstance(match, Creating):
-            return match
+        match = self.linked(records, keys, rows, wanted) or self.found(records, person, wanted)
+        if match is None:
+            return Unfound(keys, rows, wanted)
         return self.settled_on(records, person, keys, rows, wanted, match)
+
+    def claim_all(self, scope: str, unfound: list[Unfound]) -> list[tuple[str, object]]:
+        """Claim the creation of each visitor's record, in one transaction, so that no other
+        delivery makes it too: (owner, the store's answer) for each, which `claimed` reads."""
+        owners = [uuid.uuid4().hex for _ in unfound]
+        for visitor in unfound:
+            self.written(scope, visitor.keys)
+        answers = self.links.claim_all(
+            scope, [(visitor.keys, owner) for visitor, owner in zip(unfound, owners)],
+            clock.now() + timedelta(seconds=self.claim_seconds))
+        return list(zip(owners, answers))
 
     def complete(self, records: Records, person: Person, creating: Creating,
                  made: tuple[str, bool] | ApiError) -> Match:
@@ -165,6 +247,7 @@ class Matcher:
         if isinstance(made, LostAnswer):
             raise made  # the claim stays until search can show the record, if it was made
         if isinstance(made, ApiError):
+            self.written(records.scope, creating.keys)
             self.links.release(records.scope, creating.keys, creating.owner)
             raise made
         record_id, existed = made
@@ -188,7 +271,7 @@ class Matcher:
         synced = " ".join(sorted(field_digests(wanted))) if quiet and not held_back else None
         if any(key not in rows or rows[key].record_id != match.record_id
                or rows[key].synced != synced for key in keys):
-            self.links.link(records.scope, keys, match.record_id, match.matched_by, synced)
+            self.link(records.scope, keys, match.record_id, match.matched_by, synced)
         else:
             self.used(records, keys, rows)
         self.memo.put(remembered_as(records, keys, wanted), match)
@@ -212,15 +295,23 @@ class Matcher:
         if not any(row.record_id and row.updated_at and row.updated_at < stale
                    for row in rows.values()):
             return
+        if self.deferred is not None:  # noted with the round's links, in one write
+            self.uses.setdefault(records.scope, set()).update(keys)
+            return
+        self.note_use(records.scope, keys)
+
+    def note_use(self, scope: str, keys: list[str]) -> None:
+        """Write that these identifiers' links were used; a failure only costs a look-up."""
+        self.written(scope, keys)
         try:
-            self.links.touch(records.scope, keys)
+            self.links.touch(scope, keys)
         except Transient:
             pass  # the match stands; a use not noted costs one look-up after a prune at most
 
     def linked_id(self, records: Records, person: Person) -> str | None:
         """The record a remembered link names for the visitor, without asking the CRM."""
         keys = keys_of(person)
-        rows = self.links.known(records.scope, keys)
+        rows = self.known(records.scope, keys)
         return next((rows[key].record_id for key in keys
                      if key in rows and rows[key].record_id), None)
 
@@ -232,6 +323,7 @@ class Matcher:
                 continue
             held = records.read(row.record_id)
             if held is None:  # deleted or merged in the CRM since
+                self.ahead.pop(records.scope, None)
                 self.links.forget(records.scope, row.record_id)
                 continue
             return self.filled(records, Match(row.record_id, row.matched_by or "created",
@@ -248,23 +340,28 @@ class Matcher:
                                    held, wanted)
         return None
 
-    def claimed(self, records: Records, keys: list[str], rows: dict,
-                wanted: dict) -> Match | Creating:
-        """The claim to create the visitor's record, so that no other delivery makes it too;
-        or the record linked while this delivery searched."""
-        owner, now = uuid.uuid4().hex, clock.now()
-        try:
-            linked = self.links.claim(records.scope, keys, owner,
-                                      now + timedelta(seconds=self.claim_seconds))
-        except Taken as taken:
-            wait = (taken.until - now).total_seconds()
+    def claimed(self, records: Records, person: Person, visitor: Unfound,
+                claim: tuple[str, object]) -> Match | Creating:
+        """What a claim of `claim_all` came to: this delivery's to create the record, the
+        record linked while it searched, or a retry while another delivery's claim runs."""
+        owner, outcome = claim
+        if isinstance(outcome, Taken):
             raise Transient("another delivery is creating this visitor's record, or lost the "
-                            "answer to creating it", max(0.5, min(wait, CLAIM_POLL_SECONDS)))
-        if linked is None:
-            return Creating(keys, rows, wanted, owner)
-        held = records.read(linked.record_id) or {}
-        return self.filled(records, Match(linked.record_id, linked.matched_by or "created",
-                                          records.name_of(held)), held, wanted)
+                            "answer to creating it", self.claim_poll(outcome, clock.now()))
+        if outcome is None:
+            return Creating(visitor.keys, visitor.rows, visitor.wanted, owner)
+        held = records.read(outcome.record_id) or {}
+        match = self.filled(records, Match(outcome.record_id, outcome.matched_by or "created",
+                                           records.name_of(held)), held, visitor.wanted)
+        return self.settled_on(records, person, visitor.keys, visitor.rows, visitor.wanted,
+                               match)
+
+    def claim_poll(self, taken: Taken, now) -> float:
+        """Seconds until a delivery that met another's claim tries again."""
+        wait = (taken.until - now).total_seconds()
+        if self.claim_seconds - wait < self.budget:  # claimed within a delivery's budget
+            return CLAIM_RACE_SECONDS
+        return max(CLAIM_RACE_SECONDS, min(wait, CLAIM_POLL_SECONDS))
 
     def filled(self, records: Records, match: Match, held: dict, wanted: dict) -> Match:
         """Write what the record lacks (and opted-in fields), never what it holds."""
@@ -279,7 +376,7 @@ class Matcher:
         keys = keys_of(person)
         if self.memo.get(remembered_as(records, keys, wanted)) is not None:
             return True
-        return self.unchanged(keys, self.links.known(records.scope, keys), wanted) is not None
+        return self.unchanged(keys, self.known(records.scope, keys), wanted) is not None
 
     def synced(self, records: Records, person: Person, wanted: dict, match: Match,
                sent: bool) -> None:
@@ -289,11 +386,12 @@ class Matcher:
         if not sent:
             self.memo.forget(remembered_as(records, keys, wanted))
         elif match.caution(person.name) is None:
-            self.links.link(records.scope, keys, match.record_id, match.matched_by,
-                            " ".join(sorted(field_digests(wanted))))
+            self.link(records.scope, keys, match.record_id, match.matched_by,
+                      " ".join(sorted(field_digests(wanted))))
 
     def forget(self, records: Records, record_id: str) -> None:
         """Forget a record the CRM no longer has, here and in the database."""
+        self.ahead.pop(records.scope, None)
         self.links.forget(records.scope, record_id)
         self.memo.items.clear()  # the memo is keyed by visitor; few records are ever deleted
 

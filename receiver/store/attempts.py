@@ -40,6 +40,18 @@ def record(cursor, dialect, delivery_id: int, attempt: int, attempted_at: dateti
                            "error": error[:ERROR_CHARS] if error else None})
 
 
+def record_all(cursor, dialect, rows: list[tuple]) -> None:
+    """Add several attempts, each (delivery id, attempt, attempted at, outcome, error), in
+    one driver call."""
+    if not rows:
+        return
+    statement = Prepared.once("attempts.insert", _insert_statement, dialect)
+    statement.run_many(cursor, [{"delivery_id": delivery_id, "attempt": attempt,
+                                 "attempted_at": attempted_at, "outcome": outcome,
+                                 "error": error[:ERROR_CHARS] if error else None}
+                                for delivery_id, attempt, attempted_at, outcome, error in rows])
+
+
 def of_deliveries(conn, delivery_ids) -> dict[int, list[Attempt]]:
     """Every attempt of each of the deliveries, oldest first, by delivery id."""
     found: dict[int, list[Attempt]] = {delivery_id: [] for delivery_id in delivery_ids}

@@ -59,11 +59,19 @@ def _due_heads():
     now = bindparam("now", type_=UTCDateTime)
     # A literal state, not a bound one, lets both databases match the partial indexes.
     pending = literal_column(f"'{PENDING}'")
+    # The conversation's first pending event, read as the first entry of
+    # `ix_deliveries_order` (adapter, conversation, event_seq): asked as min(event_seq),
+    # PostgreSQL without statistics of the backlog (a new database, a burst) probed
+    # `ix_deliveries_pending_age` by adapter alone, reading every pending row for every
+    # candidate. In event_seq order, only the order index answers without a sort, which the
+    # worker's engine rules out (make_worker_engine).
     head = (
-        select(func.min(earlier.c.event_seq))
+        select(earlier.c.event_seq)
         .where(earlier.c.adapter == candidate.c.adapter,
                earlier.c.conversation_id == candidate.c.conversation_id,
                earlier.c.state == pending)
+        .order_by(earlier.c.event_seq)
+        .limit(1)
         .scalar_subquery()
     )
     # The adapter as an expression, not a column, so no index on it is a way in; otherwise

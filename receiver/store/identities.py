@@ -65,6 +65,24 @@ def touch(conn, scope: str, identifiers: list[str], now: datetime) -> None:
                                      table.c.record_id.is_not(None)).values(updated_at=now))
 
 
+def link_all(conn, scope: str, links: dict[str, tuple[str, str, str | None]],
+             now: datetime) -> None:
+    """`link` for several identifiers, each to its (record id, matched by, synced), in one
+    statement, in sorted order as `link` writes them."""
+    if not links:
+        return
+    insert = insert_for(conn, table)
+    statement = insert.on_conflict_do_update(
+        index_elements=["scope", "identifier"],
+        set_={name: insert.excluded[name] for name in
+              ("record_id", "matched_by", "claimed_by", "claimed_until", "updated_at", "synced")})
+    conn.execute(statement, [
+        {"scope": scope, "identifier": identifier, "record_id": record_id,
+         "matched_by": matched_by, "claimed_by": None, "claimed_until": None,
+         "updated_at": now, "synced": synced}
+        for identifier, (record_id, matched_by, synced) in sorted(links.items())])
+
+
 def claim(conn, scope: str, identifiers: list[str], owner: str, now: datetime,
           until: datetime) -> Known | None:
     """Claim the creation of these identifiers' record for `owner` until `until`.
@@ -88,6 +106,45 @@ def claim(conn, scope: str, identifiers: list[str], owner: str, now: datetime,
     conn.execute(update(table).where(table.c.scope == scope, table.c.identifier.in_(identifiers))
                  .values(claimed_by=owner, claimed_until=until, updated_at=now))
     return None
+
+
+def claim_all(conn, scope: str, claims: list[tuple[list[str], str]], now: datetime,
+              until: datetime) -> list[Known | Taken | None]:
+    """`claim` for several visitors at once, each (identifiers, owner), no two sharing an
+    identifier: for each, None once claimed, the row of an identifier that already has a
+    record, or Taken (returned, not raised) while another owner's claim runs.
+
+    One transaction: every row is inserted and locked in sorted order, as `claim` does; a
+    refused claim leaves no row of its own behind, as `claim`'s rolled back Taken does.
+    """
+    identifiers = sorted({identifier for keys, _ in claims for identifier in keys})
+    owners = {identifier: owner for keys, owner in claims for identifier in keys}
+    conn.execute(insert_for(conn, table).on_conflict_do_nothing(
+        index_elements=["scope", "identifier"]), [
+        {"scope": scope, "identifier": identifier, "claimed_by": owners[identifier],
+         "claimed_until": until, "updated_at": now} for identifier in identifiers])
+    rows = known(conn, scope, identifiers, lock=True)
+    results = []
+    for keys, owner in claims:
+        mine = [rows[key] for key in keys if key in rows]
+        linked = next((row for row in mine if row.record_id), None)
+        held = [row.claimed_until for row in mine
+                if row.claimed_by != owner and row.claimed_until and row.claimed_until > now]
+        if linked:
+            results.append(linked)
+        elif held:
+            results.append(Taken(max(held)))
+            conn.execute(delete(table).where(  # what this owner inserted above
+                table.c.scope == scope, table.c.identifier.in_(keys),
+                table.c.claimed_by == owner, table.c.record_id.is_(None)))
+        else:
+            results.append(None)
+    for (keys, owner), result in zip(claims, results):
+        if result is None:
+            conn.execute(update(table).where(table.c.scope == scope,
+                                             table.c.identifier.in_(keys))
+                         .values(claimed_by=owner, claimed_until=until, updated_at=now))
+    return results
 
 
 def release(conn, scope: str, identifiers: list[str], owner: str) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, func, select
 
 from ..jsontext import canonical_json
-from .dialect import upsert
+from .dialect import insert_for, upsert
 from .prepared import Prepared
 from .tables import crm_links
 
@@ -19,6 +19,24 @@ def remember(conn, conversation_id: str, adapter: str, references: dict, now: da
     values = {"refs": canonical_json(merged), "updated_at": now}
     conn.execute(upsert(conn, crm_links, {"conversation_id": conversation_id, "adapter": adapter},
                         values))
+
+
+def remember_all(conn, references: dict[tuple[str, str], dict], now: datetime) -> None:
+    """`remember` for several (conversation id, adapter) pairs: one read and one write."""
+    if not references:
+        return
+    rows = conn.execute(select(crm_links.c.conversation_id, crm_links.c.adapter, crm_links.c.refs)
+                        .where(crm_links.c.conversation_id.in_({key[0] for key in references})))
+    known = {(row.conversation_id, row.adapter): json.loads(row.refs) for row in rows}
+    insert = insert_for(conn, crm_links)
+    statement = insert.on_conflict_do_update(
+        index_elements=["conversation_id", "adapter"],
+        set_={"refs": insert.excluded.refs, "updated_at": insert.excluded.updated_at})
+    # In key order, so two writers of overlapping pairs queue rather than deadlock.
+    conn.execute(statement, [
+        {"conversation_id": conversation_id, "adapter": adapter, "updated_at": now,
+         "refs": canonical_json({**known.get((conversation_id, adapter), {}), **refs})}
+        for (conversation_id, adapter), refs in sorted(references.items())])
 
 
 def _known_statement(dialect_name: str):

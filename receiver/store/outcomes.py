@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 
 from . import attempts, links
 from .deliveries import Claim
@@ -55,6 +55,51 @@ def finish(engine, claim: Claim, worker: str, outcome: Outcome, now: datetime) -
         return finished
 
 
+def finish_all(engine, finished: list[tuple[Claim, Outcome]], worker: str,
+               now: datetime) -> list[bool]:
+    """`finish` for the deliveries of one step, in one transaction: True for each whose lease
+    held, in order.
+
+    A step's batch can hold a hundred deliveries; a transaction each made recording them
+    cost more than delivering them. Each is still written only where its lease held, so a
+    lost lease drops that outcome alone.
+    """
+    if len(finished) == 1:
+        (claim, outcome), = finished
+        return [finish(engine, claim, worker, outcome, now)]
+    with transaction(engine) as conn:
+        # The leases still held, locked (PostgreSQL; SQLite's transaction holds its write
+        # lock) so none is taken over before its outcome is written.
+        mine = set(conn.execute(
+            select(deliveries.c.id)
+            .where(deliveries.c.id.in_([claim.id for claim, _ in finished]),
+                   deliveries.c.lease_owner == worker, deliveries.c.state == PENDING)
+            .with_for_update()).scalars())
+        held = [claim.id in mine for claim, _ in finished]
+        kept = [(claim, outcome) for (claim, outcome), ok in zip(finished, held) if ok]
+        written: dict[tuple[str, ...], list[dict]] = {}
+        for claim, outcome in kept:
+            values = columns(outcome, claim, now)
+            written.setdefault(tuple(sorted(values)), []).append(
+                {"claim_id": claim.id, "worker": worker,
+                 **{f"v_{name}": value for name, value in values.items()}})
+        with driver_cursor(conn) as cursor:
+            # One driver call per set of columns: psycopg sends them without waiting for
+            # each answer.
+            for names, rows in written.items():
+                _columns_prepared(names, conn.dialect).run_many(cursor, rows)
+            attempts.record_all(cursor, conn.dialect, [
+                (claim.id, claim.attempts, outcome.attempted_at, outcome.kind, outcome.reason)
+                for claim, outcome in kept])
+        references = {}
+        for claim, outcome in kept:
+            conversation_id = (claim.event.get("conversation") or {}).get("id")
+            if outcome.references and conversation_id:
+                references[(conversation_id, claim.adapter)] = outcome.references
+        links.remember_all(conn, references, now)
+    return held
+
+
 def _finish_with_attempt(cursor, dialect, claim: Claim, worker: str, outcome: Outcome,
                          now: datetime) -> bool:
     """Write the outcome's columns and then, if the lease held, the attempt's history row."""
@@ -79,12 +124,16 @@ def _columns_statement(names: tuple[str, ...]):
     )
 
 
+def _columns_prepared(names: tuple[str, ...], dialect) -> Prepared:
+    """The statement writing these columns, compiled once per set of them: a worker
+    finishes every delivery it claims."""
+    return Prepared.once(f"deliveries.finish:{','.join(names)}",
+                         lambda dialect_name: _columns_statement(names), dialect)
+
+
 def _write_columns(cursor, dialect, claim: Claim, worker: str, **values) -> bool:
     """Write `values` on a DBAPI cursor; False if the lease was lost meanwhile."""
-    names = tuple(sorted(values))
-    # Compiled once per set of columns: a worker finishes every delivery it claims.
-    statement = Prepared.once(f"deliveries.finish:{','.join(names)}",
-                              lambda dialect_name: _columns_statement(names), dialect)
+    statement = _columns_prepared(tuple(sorted(values)), dialect)
     parameters = {"claim_id": claim.id, "worker": worker,
                   **{f"v_{name}": value for name, value in values.items()}}
     return statement.run(cursor, parameters).rowcount == 1
