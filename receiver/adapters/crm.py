@@ -188,8 +188,7 @@ class CrmAdapter(ApiAdapter):
                 if job.outcome is None:
                     job.fail(error)
         finally:
-            self.matcher.read_ahead({})
-            self.matcher.deferred, self.matcher.uses = None, {}
+            self.matcher.end_round()
 
     def matched(self, jobs: list[Job]) -> None:
         """`match`, with the links read."""

@@ -180,9 +180,13 @@ class Matcher:
         for scope, keys in uses.items():
             self.note_use(scope, sorted(keys))
 
+    def end_round(self) -> None:
+        """Drop the round's read links and what it held back, written or not."""
+        self.ahead, self.deferred, self.uses = {}, None, {}
+
     def read_ahead(self, identifiers: dict[str, list[str]]) -> None:
         """Read the links of a batch's identifiers, per module, in one query each: the
-        matcher's reads of them answer from it until `read_ahead({})`, except those it has
+        matcher's reads of them answer from it until `end_round`, except those it has
         written since, which it reads from the store again."""
         self.ahead = {scope: (set(keys), self.links.known(scope, sorted(set(keys))))
                       for scope, keys in identifiers.items()}
