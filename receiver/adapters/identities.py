@@ -73,12 +73,6 @@ class IdentityLinks(OnOwnEngine):
         with self._writing() as conn:
             identities.link_all(conn, scope, links, clock.now())
 
-    def claim(self, scope: str, identifiers: list[str], owner: str,
-              until: datetime) -> Known | None:
-        """None once claimed, or a row that has a record; raises Taken (see store)."""
-        with self._writing() as conn:
-            return identities.claim(conn, scope, identifiers, owner, clock.now(), until)
-
     def claim_all(self, scope: str, claims: list[tuple[list[str], str]],
                   until: datetime) -> list[Known | Taken | None]:
         """Several visitors' claims in one transaction (see store)."""

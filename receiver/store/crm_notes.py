@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, tuple_
 
 from .dialect import insert_for, upsert
+from .scoped import delete_pairs
 from .tables import crm_notes as table
 from .tables import events
 
@@ -96,12 +97,4 @@ def stale_page(conn, older_than: datetime, after: tuple | None, limit: int) -> l
 
 def delete_stale(conn, keys: list[tuple], older_than: datetime) -> int:
     """Delete these rows unless written since `older_than` (a delivery may have just been)."""
-    by_scope: dict[str, list[str]] = {}
-    for scope, marker in keys:
-        by_scope.setdefault(scope, []).append(marker)
-    # One statement per scope (an adapter and module: a handful), each a walk of the primary
-    # key; a list of (scope, marker) pairs scans the whole table on SQLite.
-    return sum(conn.execute(delete(table).where(
-        table.c.scope == scope, table.c.marker.in_(markers), table.c.updated_at < older_than))
-        .rowcount for scope, markers in by_scope.items())
-
+    return delete_pairs(conn, table, table.c.marker, keys, table.c.updated_at < older_than)

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, update
 
 from .dialect import insert_for, upsert
+from .scoped import delete_pairs
 from .tables import crm_identities as table
 
 
@@ -88,24 +89,12 @@ def claim(conn, scope: str, identifiers: list[str], owner: str, now: datetime,
     """Claim the creation of these identifiers' record for `owner` until `until`.
 
     Returns None once claimed, or the row of an identifier that already has a record;
-    raises Taken while another owner's claim runs. Rows are inserted in sorted order, so
-    two claims of overlapping identifiers queue on PostgreSQL instead of deadlocking.
+    raises Taken while another owner's claim runs. `claim_all` of one visitor.
     """
-    for identifier in sorted(identifiers):
-        conn.execute(insert_for(conn, table).values(
-            scope=scope, identifier=identifier, claimed_by=owner, claimed_until=until,
-            updated_at=now).on_conflict_do_nothing(index_elements=["scope", "identifier"]))
-    rows = known(conn, scope, identifiers, lock=True)
-    linked = next((row for row in rows.values() if row.record_id), None)
-    if linked:
-        return linked
-    held = [row.claimed_until for row in rows.values()
-            if row.claimed_by != owner and row.claimed_until and row.claimed_until > now]
-    if held:
-        raise Taken(max(held))
-    conn.execute(update(table).where(table.c.scope == scope, table.c.identifier.in_(identifiers))
-                 .values(claimed_by=owner, claimed_until=until, updated_at=now))
-    return None
+    (result,) = claim_all(conn, scope, [(identifiers, owner)], now, until)
+    if isinstance(result, Taken):
+        raise result
+    return result
 
 
 def claim_all(conn, scope: str, claims: list[tuple[list[str], str]], now: datetime,
@@ -114,8 +103,9 @@ def claim_all(conn, scope: str, claims: list[tuple[list[str], str]], now: dateti
     identifier: for each, None once claimed, the row of an identifier that already has a
     record, or Taken (returned, not raised) while another owner's claim runs.
 
-    One transaction: every row is inserted and locked in sorted order, as `claim` does; a
-    refused claim leaves no row of its own behind, as `claim`'s rolled back Taken does.
+    One transaction: every row is inserted and locked in sorted order, so two claims of
+    overlapping identifiers queue on PostgreSQL instead of deadlocking; a refused claim
+    leaves no row of its own behind.
     """
     identifiers = sorted({identifier for keys, _ in claims for identifier in keys})
     owners = {identifier: owner for keys, owner in claims for identifier in keys}
@@ -173,14 +163,9 @@ def prune(conn, older_than: datetime, now: datetime, *, batch: int) -> int:
     """Delete one batch of rows not written or used since `older_than`; how many went."""
     keys = select(table.c.scope, table.c.identifier).where(*_stale(older_than, now)) \
         .order_by(table.c.updated_at).limit(batch)
-    by_scope: dict[str, list[str]] = {}
-    for scope, identifier in conn.execute(keys):
-        by_scope.setdefault(scope, []).append(identifier)
-    # Checked again at delete time: a delivery may have linked the visitor meanwhile. One
-    # statement per scope walks the primary key; a list of pairs scans the table on SQLite.
-    return sum(conn.execute(delete(table).where(
-        table.c.scope == scope, table.c.identifier.in_(identifiers), *_stale(older_than, now)))
-        .rowcount for scope, identifiers in by_scope.items())
+    # Checked again at delete time: a delivery may have linked the visitor meanwhile.
+    return delete_pairs(conn, table, table.c.identifier, conn.execute(keys).all(),
+                        *_stale(older_than, now))
 
 
 def count_stale(conn, older_than: datetime, now: datetime) -> int:

@@ -6,19 +6,14 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, func, select
 
 from ..jsontext import canonical_json
-from .dialect import insert_for, upsert
+from .dialect import insert_for
 from .prepared import Prepared
 from .tables import crm_links
 
 
 def remember(conn, conversation_id: str, adapter: str, references: dict, now: datetime) -> None:
     """Merge `references` into what the adapter reported for the conversation before."""
-    known = conn.execute(select(crm_links.c.refs).where(
-        crm_links.c.conversation_id == conversation_id, crm_links.c.adapter == adapter)).scalar()
-    merged = {**(json.loads(known) if known else {}), **references}
-    values = {"refs": canonical_json(merged), "updated_at": now}
-    conn.execute(upsert(conn, crm_links, {"conversation_id": conversation_id, "adapter": adapter},
-                        values))
+    remember_all(conn, {(conversation_id, adapter): references}, now)
 
 
 def remember_all(conn, references: dict[tuple[str, str], dict], now: datetime) -> None:

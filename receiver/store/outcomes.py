@@ -39,7 +39,7 @@ def columns(outcome: Outcome, claim: Claim, now: datetime) -> dict:
 def finish(engine, claim: Claim, worker: str, outcome: Outcome, now: datetime) -> bool:
     """Record the outcome, the attempt and any record ids it reported; False if the lease
     was lost meanwhile (another worker's outcome stands)."""
-    conversation_id = (claim.event.get("conversation") or {}).get("id")
+    conversation_id = _conversation_id(claim)
     if not (outcome.references and conversation_id):
         # On the driver's own connection: this runs for every delivery. On PostgreSQL the
         # outcome and then the attempt each commit on their own, without BEGIN and COMMIT
@@ -81,8 +81,7 @@ def finish_all(engine, finished: list[tuple[Claim, Outcome]], worker: str,
         for claim, outcome in kept:
             values = columns(outcome, claim, now)
             written.setdefault(tuple(sorted(values)), []).append(
-                {"claim_id": claim.id, "worker": worker,
-                 **{f"v_{name}": value for name, value in values.items()}})
+                _column_parameters(claim, worker, values))
         with driver_cursor(conn) as cursor:
             # One driver call per set of columns: psycopg sends them without waiting for
             # each answer.
@@ -93,8 +92,7 @@ def finish_all(engine, finished: list[tuple[Claim, Outcome]], worker: str,
                 for claim, outcome in kept])
         references = {}
         for claim, outcome in kept:
-            conversation_id = (claim.event.get("conversation") or {}).get("id")
-            if outcome.references and conversation_id:
+            if outcome.references and (conversation_id := _conversation_id(claim)):
                 references[(conversation_id, claim.adapter)] = outcome.references
         links.remember_all(conn, references, now)
     return held
@@ -134,6 +132,15 @@ def _columns_prepared(names: tuple[str, ...], dialect) -> Prepared:
 def _write_columns(cursor, dialect, claim: Claim, worker: str, **values) -> bool:
     """Write `values` on a DBAPI cursor; False if the lease was lost meanwhile."""
     statement = _columns_prepared(tuple(sorted(values)), dialect)
-    parameters = {"claim_id": claim.id, "worker": worker,
-                  **{f"v_{name}": value for name, value in values.items()}}
-    return statement.run(cursor, parameters).rowcount == 1
+    return statement.run(cursor, _column_parameters(claim, worker, values)).rowcount == 1
+
+
+def _column_parameters(claim: Claim, worker: str, values: dict) -> dict:
+    """The parameters of `_columns_statement` writing `values` where `worker` holds the lease."""
+    return {"claim_id": claim.id, "worker": worker,
+            **{f"v_{name}": value for name, value in values.items()}}
+
+
+def _conversation_id(claim: Claim) -> str | None:
+    """The conversation of the claimed event, which the record ids it reports belong to."""
+    return (claim.event.get("conversation") or {}).get("id")
