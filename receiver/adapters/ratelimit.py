@@ -81,7 +81,6 @@ class BudgetStore(OnOwnEngine):
             return unavailable
 
 
-
 class Budget:
     """One bucket as this process spends it: a few calls reserved at a time, waits bounded."""
 
