@@ -41,7 +41,7 @@ def submit_in_thread(group, item, answers):
     def target():
         try:
             answers[item] = group.submit(item)
-        except Exception as error:
+        except BaseException as error:  # Killed included: the test reads what each caller heard
             answers[item] = error
     thread = threading.Thread(target=target)
     thread.start()
@@ -93,6 +93,73 @@ def test_a_refused_write_fails_alone_and_the_others_are_stored():
     assert isinstance(answers.pop("c"), Refused)
     assert answers == {item: f"stored {item}" for item in "abd"}
     assert sorted(map(tuple, store.transactions)) == [("a",), ("b",), ("d",)]
+
+
+class HeldStore(Store):
+    """A Store whose transactions that hold a chosen item stay open until that item is let go."""
+
+    def __init__(self, held):
+        super().__init__()
+        self.gates = {item: threading.Event() for item in held}
+        self.started: list[list] = []
+
+    def run(self, items, deadline):
+        self.started.append(list(items))
+        for item in items:
+            if item in self.gates:
+                self.gates[item].wait()
+        return super().run(items, deadline)
+
+
+def b_and_c_behind_a(group, store: HeldStore, answers: dict) -> list:
+    """Write `a` held open, queue `b` and `c` behind it, then let `a` go; the callers' threads."""
+    first = submit_in_thread(group, "a", answers)
+    wait_until(lambda: store.started == [["a"]])
+    rest = [submit_in_thread(group, item, answers) for item in "bc"]
+    wait_until(lambda: len(group._pending) == 2)
+    store.gates["a"].set()
+    return [first, *rest]
+
+
+def test_a_write_taken_into_a_transaction_is_answered_when_it_ends_not_after_the_next():
+    store = HeldStore(held="ad")
+    group = GroupCommit(store.run, timeout_seconds=5)
+    answers = {}
+    first, *waiting = b_and_c_behind_a(group, store, answers)
+    wait_until(lambda: len(store.transactions) == 2)  # b and c, together
+    last = submit_in_thread(group, "d", answers)
+    wait_until(lambda: store.started[-1] == ["d"])
+    # d's transaction is still open; b's and c's ended before it began.
+    for thread in waiting:
+        thread.join(timeout=5)
+    assert {item: answers.get(item) for item in "bc"} == {"b": "stored b", "c": "stored c"}
+    store.gates["d"].set()
+    for thread in (first, last):
+        thread.join()
+    assert sorted(store.transactions[1]) == ["b", "c"]
+    assert answers == {item: f"stored {item}" for item in "abcd"}
+
+
+class Killed(BaseException):
+    """What stops a greenlet or thread mid-call (GreenletExit, KeyboardInterrupt)."""
+
+
+def test_writes_whose_transaction_is_interrupted_fail_and_the_next_write_gets_its_turn():
+    store = HeldStore(held="a")
+    interrupted = store.run
+
+    def run(items, deadline):
+        if "b" in items:
+            raise Killed()
+        return interrupted(items, deadline)
+
+    group = GroupCommit(run, timeout_seconds=5)
+    answers = {}
+    for thread in b_and_c_behind_a(group, store, answers):
+        thread.join(timeout=5)
+    # The caller whose turn it was hears what stopped it; the other is told the write failed.
+    assert sorted(type(answers[item]).__name__ for item in "bc") == ["Killed", "StoreUnavailable"]
+    assert group.submit("d") == "stored d"
 
 
 def test_a_write_that_gets_no_turn_in_time_is_refused_and_never_written():

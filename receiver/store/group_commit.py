@@ -44,34 +44,54 @@ class GroupCommit:
         self.run = run
         self.timeout_seconds = timeout_seconds
         self._pending: list[_Ticket] = []
-        self._queue = threading.Lock()  # guards _pending: held for microseconds
-        self._turn = threading.Lock()  # held by the caller whose transaction is running
+        self._leading = False  # a caller's transaction is running
+        # Guards _pending and _leading, held for microseconds; callers wait on it for
+        # their own write to be done or for their turn to start a transaction.
+        self._state = threading.Condition(threading.Lock())
 
     def submit(self, item):
         """Write `item` in the next transaction and return its result, once committed."""
         ticket = _Ticket(item, time.monotonic() + self.timeout_seconds)
-        with self._queue:
-            self._pending.append(ticket)
-        if not self._turn.acquire(timeout=self.timeout_seconds):
-            with self._queue:
-                if not ticket.taken:
-                    self._pending.remove(ticket)
-                    raise StoreUnavailable(
-                        f"no turn to write within {self.timeout_seconds:g} s")
-            # Already in the transaction now running: its outcome is this caller's too.
-            self._turn.acquire()
-        try:
-            if not ticket.done:  # not taken by an earlier turn: take every write waiting
-                with self._queue:
-                    batch, self._pending = self._pending, []
-                    for waiting in batch:
-                        waiting.taken = True
-                self._commit(batch)
-        finally:
-            self._turn.release()
+        batch = self._queue(ticket)
+        if batch is not None:
+            self._lead(batch)
         if ticket.error is not None:
             raise ticket.error
         return ticket.result
+
+    def _queue(self, ticket: _Ticket) -> list[_Ticket] | None:
+        """Wait until another caller's transaction has done `ticket`'s write (None), or no
+        transaction runs: then every write waiting, to write in this caller's turn."""
+        with self._state:
+            self._pending.append(ticket)
+            # A caller whose write another caller's transaction took is answered as soon as
+            # that transaction ends, not after every caller queued before it has had a turn.
+            if not self._state.wait_for(lambda: ticket.done or not self._leading,
+                                        timeout=self.timeout_seconds):
+                if not ticket.taken:
+                    self._pending.remove(ticket)
+                    raise StoreUnavailable(f"no turn to write within {self.timeout_seconds:g} s")
+                # Already in the transaction now running: its outcome is this caller's too.
+                self._state.wait_for(lambda: ticket.done)
+            if ticket.done:
+                return None
+            self._leading = True
+            batch, self._pending = self._pending, []
+            for waiting in batch:
+                waiting.taken = True
+            return batch
+
+    def _lead(self, batch: list[_Ticket]) -> None:
+        """Write `batch` in this caller's turn, then answer its callers and end the turn."""
+        try:
+            self._commit(batch)
+        finally:
+            for taken in batch:
+                if not taken.done:  # interrupted mid-commit: its callers must not wait on
+                    self._fail(taken, StoreUnavailable("the write was interrupted"))
+            with self._state:
+                self._leading = False
+                self._state.notify_all()
 
     def _commit(self, batch: list[_Ticket]) -> None:
         """Write the batch in one transaction, or each of its writes alone if that fails."""
