@@ -28,7 +28,8 @@ class Store:
         self.hold.set()
         self.running = threading.Event()
 
-    def run(self, items, deadline):
+    def run(self, take, deadline):
+        items = take()
         self.running.set()
         self.hold.wait()
         if self.refuse.intersection(items):
@@ -87,6 +88,30 @@ def test_writes_arriving_during_a_commit_share_the_next_one():
     assert answers == {item: f"stored {item}" for item in "abcd"}
 
 
+def test_writes_arriving_while_a_transaction_waits_to_start_join_it():
+    # As a write on SQLite waits for the file's write lock while another process commits.
+    lock_free, waiting = threading.Event(), threading.Event()
+    transactions = []
+
+    def run(take, deadline):
+        waiting.set()
+        lock_free.wait()
+        transactions.append(take())
+        return [f"stored {item}" for item in transactions[-1]]
+
+    group = GroupCommit(run, timeout_seconds=3)
+    answers = {}
+    first = submit_in_thread(group, "a", answers)
+    waiting.wait()
+    rest = [submit_in_thread(group, item, answers) for item in "bc"]
+    wait_until(lambda: len(group._pending) == 3)
+    lock_free.set()
+    for thread in [first, *rest]:
+        thread.join()
+    assert [sorted(items) for items in transactions] == [["a", "b", "c"]]
+    assert answers == {item: f"stored {item}" for item in "abc"}
+
+
 def test_a_refused_write_fails_alone_and_the_others_are_stored():
     store = Store(refuse={"c"})
     answers = behind_a_running_commit(store)
@@ -103,12 +128,13 @@ class HeldStore(Store):
         self.gates = {item: threading.Event() for item in held}
         self.started: list[list] = []
 
-    def run(self, items, deadline):
+    def run(self, take, deadline):
+        items = take()
         self.started.append(list(items))
         for item in items:
             if item in self.gates:
                 self.gates[item].wait()
-        return super().run(items, deadline)
+        return super().run(lambda: items, deadline)
 
 
 def b_and_c_behind_a(group, store: HeldStore, answers: dict) -> list:
@@ -148,10 +174,11 @@ def test_writes_whose_transaction_is_interrupted_fail_and_the_next_write_gets_it
     store = HeldStore(held="a")
     interrupted = store.run
 
-    def run(items, deadline):
+    def run(take, deadline):
+        items = take()
         if "b" in items:
             raise Killed()
-        return interrupted(items, deadline)
+        return interrupted(lambda: items, deadline)
 
     group = GroupCommit(run, timeout_seconds=5)
     answers = {}
@@ -181,15 +208,15 @@ def test_a_shared_transaction_that_ran_out_of_time_is_not_tried_again_write_by_w
     with freeze_time("2026-12-01 12:00:00") as frozen:
         calls = []
 
-        def run(items, deadline):
-            calls.append(list(items))
+        def run(take, deadline):
+            calls.append(take())
             frozen.tick(5)  # the store answered only after the timeout
             raise StoreUnavailable("timed out")
 
         group = GroupCommit(run, timeout_seconds=3)
-        ticket_items = ["a", "b"]
-        # Two writes taken together, as a turn takes every write waiting.
-        batch = [_Ticket(item, time.monotonic() + 3) for item in ticket_items]
+        # Two writes waiting together, as a turn takes every write waiting.
+        group._pending = [_Ticket(item, time.monotonic() + 3) for item in "ab"]
+        batch = []
         group._commit(batch)
     assert calls == [["a", "b"]]
     assert all(isinstance(ticket.error, StoreUnavailable) for ticket in batch)

@@ -34,8 +34,10 @@ class _Ticket:
 class GroupCommit:
     """Runs the writes of concurrent callers in shared transactions, one transaction at a time.
 
-    `run(items, deadline)` writes `items` in one transaction that gives up by `deadline` (a
-    `time.monotonic()` value) and returns one result per item, in order. If a shared
+    `run(take, deadline)` opens one transaction that gives up by `deadline` (a
+    `time.monotonic()` value), calls `take()` once, when it can write, for the items to
+    write, and returns one result per item, in order: writes that arrive while it waits
+    to start, for SQLite's file lock say, join that transaction. If a shared
     transaction fails, each of its writes is tried again on its own, so one write the
     database refuses fails alone; if the store did not answer in time, all of them fail.
     """
@@ -52,16 +54,15 @@ class GroupCommit:
     def submit(self, item):
         """Write `item` in the next transaction and return its result, once committed."""
         ticket = _Ticket(item, time.monotonic() + self.timeout_seconds)
-        batch = self._queue(ticket)
-        if batch is not None:
-            self._lead(batch)
+        if self._queue(ticket):
+            self._lead()
         if ticket.error is not None:
             raise ticket.error
         return ticket.result
 
-    def _queue(self, ticket: _Ticket) -> list[_Ticket] | None:
-        """Wait until another caller's transaction has done `ticket`'s write (None), or no
-        transaction runs: then every write waiting, to write in this caller's turn."""
+    def _queue(self, ticket: _Ticket) -> bool:
+        """Wait until another caller's transaction has done `ticket`'s write (False), or until
+        no transaction runs: then it is this caller's turn to run one (True)."""
         with self._state:
             self._pending.append(ticket)
             # A caller whose write another caller's transaction took is answered as soon as
@@ -74,15 +75,13 @@ class GroupCommit:
                 # Already in the transaction now running: its outcome is this caller's too.
                 self._state.wait_for(lambda: ticket.done)
             if ticket.done:
-                return None
+                return False
             self._leading = True
-            batch, self._pending = self._pending, []
-            for waiting in batch:
-                waiting.taken = True
-            return batch
+            return True
 
-    def _lead(self, batch: list[_Ticket]) -> None:
-        """Write `batch` in this caller's turn, then answer its callers and end the turn."""
+    def _lead(self) -> None:
+        """Run this caller's turn: write what is waiting, then answer its callers and end the turn."""
+        batch: list[_Ticket] = []
         try:
             self._commit(batch)
         finally:
@@ -94,13 +93,27 @@ class GroupCommit:
                 self._state.notify_all()
 
     def _commit(self, batch: list[_Ticket]) -> None:
-        """Write the batch in one transaction, or each of its writes alone if that fails."""
+        """Write what is waiting in one transaction, or each write alone if that fails.
+
+        What it takes is added to `batch`, once the transaction is ready for it.
+        """
+        def take() -> list:
+            with self._state:
+                batch.extend(self._pending)
+                self._pending = []
+                for waiting in batch:
+                    waiting.taken = True
+            return [waiting.item for waiting in batch]
+
+        with self._state:  # writes that join later were sent later, so have later deadlines
+            deadline = min(waiting.deadline for waiting in self._pending)
         try:
-            self._settle(batch, self.run([t.item for t in batch],
-                                         min(t.deadline for t in batch)))
+            self._settle(batch, self.run(take, deadline))
             return
         except Exception as error:
             shared_error = error
+        if not batch:  # failed before it could write: the writes waiting fail with it
+            take()
         for ticket in batch:
             # Alone, a write the database refused fails by itself; a store that did not
             # answer in time has left no time to try again.
@@ -108,7 +121,7 @@ class GroupCommit:
                 self._fail(ticket, shared_error)
                 continue
             try:
-                self._settle([ticket], self.run([ticket.item], ticket.deadline))
+                self._settle([ticket], self.run(lambda item=ticket.item: [item], ticket.deadline))
             except Exception as error:
                 self._fail(ticket, error)
 
@@ -138,7 +151,13 @@ def shared(engine) -> GroupCommit:
     return group
 
 
-def _run(engine, writes, deadline: float) -> list:
+def _run(engine, take, deadline: float) -> list:
+    if engine.dialect.name != "postgresql":
+        # SQLite: the writes that arrive while this waits for the file's write lock (another
+        # process is committing) join this transaction, not the next.
+        with driver_transaction(engine, deadline=deadline) as cursor:
+            return [write(cursor) for write in take()]
+    writes = take()
     with driver_transaction(engine, postgresql_autocommit=len(writes) == 1,
                             deadline=deadline) as cursor:
         return [write(cursor) for write in writes]
