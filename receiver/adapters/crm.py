@@ -9,6 +9,7 @@ the next attempt looks for the note by its reference line before creating it.
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 from .api import ApiAdapter, ApiError, ApiSession, Permanent, Transient
 from .base import Delivered, Failed, Outcome, RetryLater
@@ -203,16 +204,8 @@ class CrmAdapter(ApiAdapter):
                 views.setdefault(job.records, LookedUp(job.records))
         unfound: dict[Records, list[tuple[Job, Unfound]]] = {}
         for job in jobs:
-            records = self.view(views, job)
-            try:
-                begun = self.matcher.begin(records, job.person, job.wanted)
-            except ApiError as error:
-                job.fail(error)
-                continue
-            if isinstance(begun, Unfound):
-                unfound.setdefault(job.records, []).append((job, begun))
-            else:
-                job.match = begun
+            self.advance(job, partial(self.matcher.begin, self.view(views, job), job.person,
+                                      job.wanted), Unfound, unfound)
         creating: dict[Records, list[tuple[Job, Creating]]] = {}
         for records, visitors in unfound.items():
             try:
@@ -223,16 +216,8 @@ class CrmAdapter(ApiAdapter):
                     job.fail(error)
                 continue
             for (job, visitor), claim in zip(visitors, claims):
-                try:
-                    begun = self.matcher.claimed(self.view(views, job), job.person, visitor,
-                                                 claim)
-                except ApiError as error:
-                    job.fail(error)
-                    continue
-                if isinstance(begun, Creating):
-                    creating.setdefault(job.records, []).append((job, begun))
-                else:
-                    job.match = begun
+                self.advance(job, partial(self.matcher.claimed, self.view(views, job),
+                                          job.person, visitor, claim), Creating, creating)
         for records, claims in creating.items():
             made = self.create_records(records, [claim.wanted for _, claim in claims])
             for (job, claim), result in zip(claims, made):
@@ -247,6 +232,20 @@ class CrmAdapter(ApiAdapter):
         for job in jobs:
             if job.match is not None and job.outcome is None:
                 job.note = self.note_of(job.event, job.match.caution(job.person.name))
+
+    @staticmethod
+    def advance(job: Job, step, unfinished: type, waiting: dict) -> None:
+        """Run one step of `job`'s match: its failure fails the job; a step that leaves it
+        `unfinished` waits in `waiting`, by module, for the next; any other gives its match."""
+        try:
+            begun = step()
+        except ApiError as error:
+            job.fail(error)
+            return
+        if isinstance(begun, unfinished):
+            waiting.setdefault(job.records, []).append((job, begun))
+        else:
+            job.match = begun
 
     @staticmethod
     def view(views: dict, job: Job) -> Records:
