@@ -86,7 +86,7 @@ class GroupCommit:
             self._commit(batch)
         finally:
             for taken in batch:
-                if not taken.done:  # interrupted mid-commit: its callers must not wait on
+                if not taken.done:  # interrupted mid-commit: tell its callers, or they wait on
                     self._fail(taken, StoreUnavailable("the write was interrupted"))
             with self._state:
                 self._leading = False
